@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * The schema of ferry.yaml. Objects are strict so a typo is an error with a suggestion rather than a
+ * silently ignored key. Later sections (job, targets) join here as the adapters that read them land.
+ */
+
+const hostKey = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/, 'must be a registry host, optionally with a port (e.g. 127.0.0.1:5000)');
+
+export const registrySettingsSchema = z
+  .strictObject({
+    insecure: z
+      .boolean()
+      .default(false)
+      .describe('Talk plain HTTP to this registry. Only for registries on a trusted network (a local test registry).'),
+  })
+  .describe('Settings for one registry host.');
+
+export const imageSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Image repository to push to, e.g. registry.example.com/team/taxi-ingest. docker.io names normalise as docker does.'),
+    context: z.string().min(1).default('.').describe('Build context directory, relative to ferry.yaml.'),
+    dockerfile: z.string().min(1).default('Dockerfile').describe('Dockerfile path, relative to the context.'),
+    platform: z.string().min(1).default('linux/amd64').describe('Target platform os/arch[/variant].'),
+    tags: z.array(z.string().min(1)).default([]).describe('Tags to push in addition to the digest.'),
+    buildArgs: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+      .default({})
+      .describe('Values for the Dockerfile ARGs; --build-arg overrides these.'),
+  })
+  .describe('What to build and where it goes.');
+
+export const ferryConfigSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('Path or URL of this JSON Schema, for editors.'),
+    apiVersion: z.literal('ferry/v1').describe('Config format version. Always ferry/v1 for now.'),
+    image: imageSchema,
+    registries: z.record(hostKey, registrySettingsSchema).default({}).describe('Per-registry settings, keyed by host[:port].'),
+  })
+  .describe('ferry.yaml: how to build, push and run one pipeline image.');
+
+export type FerryConfigInput = z.input<typeof ferryConfigSchema>;
+export type FerryConfigParsed = z.output<typeof ferryConfigSchema>;
+
+/** Every key path the schema knows, for "did you mean" on typos. */
+export function knownKeys(path: (string | number)[]): string[] {
+  let node: z.ZodType = ferryConfigSchema;
+  for (const part of path) {
+    node = unwrap(node);
+    if (node instanceof z.ZodObject) {
+      const shape = node.shape as Record<string, z.ZodType>;
+      const next = shape[String(part)];
+      if (next === undefined) return [];
+      node = next;
+    } else if (node instanceof z.ZodRecord) {
+      node = node.valueType as z.ZodType;
+    } else if (node instanceof z.ZodArray) {
+      node = node.element as z.ZodType;
+    } else {
+      return [];
+    }
+  }
+  node = unwrap(node);
+  return node instanceof z.ZodObject ? Object.keys(node.shape as Record<string, unknown>) : [];
+}
+
+function unwrap(node: z.ZodType): z.ZodType {
+  let n: z.ZodType = node;
+  for (;;) {
+    if (n instanceof z.ZodDefault || n instanceof z.ZodOptional) n = n.unwrap() as z.ZodType;
+    else return n;
+  }
+}
+
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(ferryConfigSchema, { io: 'input', target: 'draft-2020-12' });
+  return { ...schema, title: 'ferry.yaml' };
+}

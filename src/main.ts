@@ -1,0 +1,22 @@
+import { run } from '@oclif/core';
+import { fromOclifError } from './base-command.js';
+import { errorEnvelope, formatError, printJson, writeStderr } from './ui/output.js';
+
+/**
+ * The process entry. oclif dispatches to a command (commands handle their own errors); what reaches
+ * here failed before a command ran, such as an unknown command, and is a usage error (64).
+ */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await run(argv, import.meta.url);
+  } catch (e) {
+    // oclif signals a normal exit (e.g. after --help) with an ExitError of code 0.
+    if (e instanceof Error && 'oclif' in e && (e as { oclif?: { exit?: number } }).oclif?.exit === 0) return;
+    const err = fromOclifError(e);
+    const end = argv.indexOf('--');
+    const flags = end === -1 ? argv : argv.slice(0, end);
+    if (flags.includes('--json')) printJson(errorEnvelope(err));
+    else writeStderr(formatError(err, flags.includes('--debug')));
+    process.exitCode = err.exitCode;
+  }
+}
