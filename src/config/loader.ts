@@ -109,7 +109,10 @@ export function parseConfigText(text: string, display: string): FerryConfigParse
   }
   const result = ferryConfigSchema.safeParse(raw);
   if (result.success) return result.data;
-  const issues = result.error.issues.flatMap((i) => describeIssue(i, loc));
+  // A typo'd key also makes its intended key "missing"; the typo is the cause, so it leads.
+  const issues = result.error.issues
+    .flatMap((i) => describeIssue(i, loc))
+    .sort((a, b) => Number(b.code === 'CONFIG_UNKNOWN_KEY') - Number(a.code === 'CONFIG_UNKNOWN_KEY'));
   throw issuesError(issues, display);
 }
 
