@@ -67,7 +67,7 @@ export function knownKeys(path: (string | number)[]): string[] {
     }
   }
   node = unwrap(node);
-  return node instanceof z.ZodObject ? Object.keys(node.shape as Record<string, unknown>) : [];
+  return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
 }
 
 function unwrap(node: z.ZodType): z.ZodType {

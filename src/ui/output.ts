@@ -52,7 +52,7 @@ export function formatError(err: FerryError, debug: boolean): string {
         lines.push('', depth === 0 ? 'stack:' : 'caused by:', cause.stack ?? cause.message);
         cause = cause.cause;
       } else {
-        lines.push('', 'caused by:', String(cause));
+        lines.push('', 'caused by:', typeof cause === 'string' ? cause : JSON.stringify(cause));
         cause = undefined;
       }
       depth++;

@@ -22,6 +22,8 @@ export interface CopyOptions {
   chmod: number | undefined;
   /** "Dockerfile:12", for errors. */
   where: string;
+  /** Keep the source's modes (COPY --from an image or stage, whose modes are already the image's). */
+  keepModes?: boolean;
 }
 
 /**
@@ -76,7 +78,7 @@ export function planCopy(ctx: BuildContext, sources: string[], dest: string, opt
     const entry: PlannedEntry = {
       path: target,
       type: e.type,
-      mode: e.type === 'symlink' ? 0o777 : (opts.chmod ?? normaliseMode(e.mode)),
+      mode: e.type === 'symlink' ? 0o777 : (opts.chmod ?? (opts.keepModes === true ? e.mode : normaliseMode(e.mode))),
       uid: owner.uid,
       gid: owner.gid,
       stat: { mtimeNs: e.mtimeNs, ino: e.ino },

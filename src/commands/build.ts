@@ -1,0 +1,48 @@
+import { Flags } from '@oclif/core';
+import { FerryCommand } from '../base-command.js';
+import { usageError } from '../core/errors.js';
+import { buildFlags, parseKeyValues, registryFlags } from '../flags.js';
+import type { BuildResult } from '../services/build.js';
+
+export default class Build extends FerryCommand<BuildResult> {
+  static override summary = 'Build the image described by ferry.yaml into a local OCI image layout, without a Docker daemon.';
+  static override description =
+    'Prints the image (manifest) digest on stdout. The layout defaults to .ferry/oci next to ferry.yaml; base-image layers are fetched once into the cache so the layout is complete (skopeo, podman and `ferry push` can read it).';
+  static override examples = [
+    '<%= config.bin %> build',
+    '<%= config.bin %> build --config examples/sql-bundle/ferry.yaml --output oci:/tmp/img',
+    '<%= config.bin %> build --build-arg PYTHON_VERSION=3.12 --json',
+  ];
+  static override flags = {
+    ...buildFlags,
+    ...registryFlags,
+    output: Flags.string({ char: 'o', description: 'Where to write the image: oci:DIR (default oci:.ferry/oci next to ferry.yaml).', helpValue: 'oci:DIR' }),
+  };
+
+  protected async exec(): Promise<BuildResult> {
+    const { flags } = await this.parse(Build);
+    const args = parseKeyValues(flags['build-arg']);
+    if (args.bad !== undefined) {
+      throw usageError('USAGE_BAD_BUILD_ARG', `--build-arg ${args.bad} is not KEY=VALUE`, { where: '--build-arg', suggestions: ['write it as --build-arg KEY=VALUE'] });
+    }
+    const { buildService } = await import('../services/build.js');
+    return buildService(
+      {
+        configPath: flags.config,
+        output: flags.output,
+        platform: flags.platform,
+        buildArgs: args.values,
+        target: flags.target,
+        noCache: flags['no-cache'],
+        insecureRegistries: flags['insecure-registry'],
+        username: flags.username,
+        passwordStdin: flags['password-stdin'],
+      },
+      this.context(),
+    );
+  }
+
+  protected human(result: BuildResult): string {
+    return result.digest;
+  }
+}

@@ -1,0 +1,52 @@
+import { Flags } from '@oclif/core';
+import { FerryCommand } from '../base-command.js';
+import { usageError } from '../core/errors.js';
+import { buildFlags, parseKeyValues, registryFlags } from '../flags.js';
+import type { PushResult } from '../services/push.js';
+
+export default class Push extends FerryCommand<PushResult> {
+  static override summary = 'Build if needed, then push to the registry. Prints the pinned reference NAME@sha256:… on stdout.';
+  static override description =
+    'Blobs the registry already has are skipped (HEAD), base layers from the same registry are mounted rather than copied, and the manifest is written last so an interrupted push never tags an incomplete image. Credentials come from --username/--password-stdin, then ~/.docker/config.json (auths, credHelpers, credsStore), then anonymous.';
+  static override examples = [
+    '<%= config.bin %> push',
+    '<%= config.bin %> push --tag latest --tag v1.2.0',
+    'echo "$TOKEN" | <%= config.bin %> push --username ci --password-stdin --json',
+  ];
+  static override flags = {
+    ...buildFlags,
+    ...registryFlags,
+    tag: Flags.string({ char: 't', description: 'Also tag the pushed image (repeatable); adds to image.tags.', multiple: true }),
+    image: Flags.string({ description: 'Repository to push to; overrides image.name (also FERRY_IMAGE).', helpValue: 'NAME' }),
+    concurrency: Flags.integer({ description: 'Blob uploads in parallel.', default: 4, min: 1, max: 32, env: 'FERRY_PUSH_CONCURRENCY' }),
+  };
+
+  protected async exec(): Promise<PushResult> {
+    const { flags } = await this.parse(Push);
+    const args = parseKeyValues(flags['build-arg']);
+    if (args.bad !== undefined) {
+      throw usageError('USAGE_BAD_BUILD_ARG', `--build-arg ${args.bad} is not KEY=VALUE`, { where: '--build-arg', suggestions: ['write it as --build-arg KEY=VALUE'] });
+    }
+    const { pushService } = await import('../services/push.js');
+    return pushService(
+      {
+        configPath: flags.config,
+        platform: flags.platform,
+        buildArgs: args.values,
+        target: flags.target,
+        noCache: flags['no-cache'],
+        insecureRegistries: flags['insecure-registry'],
+        username: flags.username,
+        passwordStdin: flags['password-stdin'],
+        tags: flags.tag ?? [],
+        imageName: flags.image,
+        concurrency: flags.concurrency,
+      },
+      this.context(),
+    );
+  }
+
+  protected human(result: PushResult): string {
+    return result.image;
+  }
+}

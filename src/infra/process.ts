@@ -1,0 +1,123 @@
+/**
+ * The single place ferry starts other programs (credential helpers, engines, tools). Keeping it in
+ * one place means one answer to: how arguments are passed (never through a shell), how output is
+ * bounded, how a missing program is reported, and how a run is stopped.
+ */
+import { spawn } from 'node:child_process';
+import { unavailableError, FerryError, ExitCode } from '../core/errors.js';
+import { redact } from './redact.js';
+
+export interface RunOptions {
+  /** Written to the program's stdin, which is then closed. Without it stdin is closed at once. */
+  input?: string | Uint8Array;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Kill the program (SIGTERM, then SIGKILL) after this long. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Output beyond this many bytes per stream is dropped (the run goes on). Default 16 MiB. */
+  maxOutputBytes?: number;
+}
+
+export interface RunResult {
+  /** Exit code; null when the program was killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** True when the run was stopped by the timeout. */
+  timedOut: boolean;
+}
+
+/**
+ * Runs `command args…` to completion and collects its output. Does not throw for a non-zero exit
+ * (callers judge that); throws PROCESS_NOT_FOUND (69) when the program does not exist and
+ * PROCESS_FAILED_TO_START otherwise.
+ */
+export function runProcess(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const max = opts.maxOutputBytes ?? 16 * 1024 * 1024;
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outLen = 0;
+    let errLen = 0;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    if (opts.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGTERM');
+        killTimer = setTimeout(() => child.kill('SIGKILL'), 2000);
+        killTimer.unref();
+      }, opts.timeoutMs);
+      timer.unref();
+    }
+    child.stdout.on('data', (b: Buffer) => {
+      if (outLen < max) out.push(b.subarray(0, max - outLen));
+      outLen += b.length;
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      if (errLen < max) err.push(b.subarray(0, max - errLen));
+      errLen += b.length;
+    });
+    // A program that exits without reading its stdin gives EPIPE; its exit status says what happened.
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (timer !== undefined) clearTimeout(timer);
+      if (e.code === 'ENOENT') {
+        reject(
+          unavailableError('PROCESS_NOT_FOUND', `program "${command}" was not found on PATH`, {
+            cause: e,
+            details: { command },
+            suggestions: [`install ${command}, or check PATH`],
+          }),
+        );
+        return;
+      }
+      if (e.name === 'AbortError') {
+        reject(new FerryError('PROCESS_ABORTED', `"${command}" was stopped`, { cause: e, exitCode: ExitCode.TEMPFAIL }));
+        return;
+      }
+      reject(
+        unavailableError('PROCESS_FAILED_TO_START', `could not start "${command}": ${e.message}`, {
+          cause: e,
+          details: { command },
+        }),
+      );
+    });
+    child.on('close', (code, signal) => {
+      if (timer !== undefined) clearTimeout(timer);
+      if (killTimer !== undefined) clearTimeout(killTimer);
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        timedOut,
+      });
+    });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+/** Like runProcess, but a non-zero exit becomes PROCESS_FAILED with the (redacted) stderr tail. */
+export async function runChecked(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await runProcess(command, args, opts);
+  if (r.code !== 0) {
+    const tail = redact(r.stderr.trim().split('\n').slice(-5).join('\n'));
+    throw new FerryError(
+      'PROCESS_FAILED',
+      `${command} ${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal ?? 'unknown'}`}${tail === '' ? '' : `: ${tail}`}`,
+      { exitCode: ExitCode.SOFTWARE, details: { command, exitCode: r.code, timedOut: r.timedOut } },
+    );
+  }
+  return r;
+}

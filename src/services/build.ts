@@ -1,0 +1,235 @@
+import path from 'node:path';
+import type { RunContext } from '../core/context.js';
+import { configError, usageError } from '../core/errors.js';
+import { parseImageRef, type ImageRef } from '../core/image-ref.js';
+import { buildNative, formatBytes, shortDigest, type BuiltImage } from '../builders/native/builder.js';
+import { LayerCache, resolveCacheDir } from '../image/layer-cache.js';
+import { OciLayout } from '../image/oci-layout.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
+import { forEachLimited } from '../registry/push.js';
+import { registerSecret } from '../infra/redact.js';
+import { loadAndCheckConfig } from './config.js';
+import { SharedRegistryPool } from './registries.js';
+import type { LoadedConfig } from '../config/loader.js';
+
+export interface BuildOptions {
+  configPath?: string | undefined;
+  platform?: string | undefined;
+  buildArgs?: Record<string, string>;
+  target?: string | undefined;
+  noCache?: boolean;
+  insecureRegistries?: string[] | undefined;
+  username?: string | undefined;
+  passwordStdin?: boolean;
+  /** Overrides image.name (push --image, FERRY_IMAGE). */
+  imageName?: string | undefined;
+  tags?: string[];
+  concurrency?: number;
+}
+
+export interface LayerReport {
+  digest: string;
+  diffId: string;
+  size: number;
+  mediaType: string;
+  /** "base" for base-image layers, "build" for layers this Dockerfile adds. */
+  source: 'base' | 'build';
+  /** Not tarred or compressed by this build: a base layer, or a COPY layer found in the cache. */
+  reused: boolean;
+  createdBy: string;
+}
+
+export interface BuildResult {
+  digest: string;
+  /** The pinned reference this image will have when pushed (null when image.name is not set). */
+  image: string | null;
+  layout: string;
+  platform: string;
+  config: string;
+  size: number;
+  layers: LayerReport[];
+  base: { name: string; digest: string } | null;
+}
+
+/** Everything a build needs, set up once for build and push. */
+export interface PreparedBuild {
+  loaded: LoadedConfig;
+  name: ImageRef | undefined;
+  pool: SharedRegistryPool;
+  cache: LayerCache;
+  built: BuiltImage;
+}
+
+export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Promise<PreparedBuild> {
+  if (opts.passwordStdin === true && (opts.username === undefined || opts.username === '')) {
+    throw usageError('USAGE_PASSWORD_WITHOUT_USERNAME', '--password-stdin needs --username', {
+      where: '--password-stdin',
+      suggestions: ['pass --username NAME with --password-stdin'],
+    });
+  }
+  const loaded = await loadAndCheckConfig(
+    {
+      configPath: opts.configPath,
+      overrides: {
+        imageName: opts.imageName,
+        platform: opts.platform,
+        buildArgs: opts.buildArgs,
+        tags: opts.tags,
+        insecureRegistries: opts.insecureRegistries,
+      },
+    },
+    ctx,
+  );
+  const img = loaded.config.image;
+  const name = img.name === undefined ? undefined : parseRepository(img.name, loaded);
+  const platform = parsePlatform(img.platform, {
+    where: opts.platform !== undefined ? '--platform' : `${loaded.file} (image.platform)`,
+    kind: opts.platform !== undefined ? 'usage' : 'config',
+  });
+  const password = opts.passwordStdin === true ? await readStdin() : undefined;
+  const explicit =
+    opts.username !== undefined && password !== undefined && name !== undefined
+      ? { registry: name.registry, username: opts.username, password }
+      : undefined;
+  const pool = new SharedRegistryPool({
+    registries: loaded.config.registries,
+    explicit,
+    reporter: ctx.reporter,
+    env: ctx.env,
+    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+  });
+  const cache = await LayerCache.open(resolveCacheDir(ctx.env, ctx.cwd));
+  try {
+    const built = await buildNative({
+      dockerfile: loaded.dockerfile,
+      dockerfileDisplay: displayPath(loaded.dockerfile, ctx.cwd),
+      contextDir: loaded.contextDir,
+      platform,
+      buildArgs: img.buildArgs,
+      target: opts.target,
+      noCache: opts.noCache ?? false,
+      epoch: sourceDateEpoch(ctx.env),
+      cache,
+      registries: pool,
+      reporter: ctx.reporter,
+    });
+    return { loaded, name, pool, cache, built };
+  } catch (e) {
+    await pool.close();
+    throw e;
+  }
+}
+
+export async function buildService(opts: BuildOptions & { output?: string | undefined }, ctx: RunContext): Promise<BuildResult> {
+  const prepared = await prepareAndBuild(opts, ctx);
+  const { loaded, built, cache, pool } = prepared;
+  try {
+    const { dir, isDefault } = outputDir(opts.output, loaded, ctx.cwd);
+    // A complete layout: base layers are fetched once into the cache (verified while streaming),
+    // then hard-linked into the layout, so skopeo or podman can read it without a registry.
+    const missing = [];
+    for (const l of built.layers) if (l.origin.kind === 'registry' && !(await cache.blobs.has(l.descriptor.digest, l.descriptor.size))) missing.push(l);
+    if (missing.length > 0) ctx.reporter.info(`fetching ${missing.length} base layer(s) into the cache`);
+    await forEachLimited(missing, 4, async (l) => {
+      if (l.origin.kind !== 'registry') return;
+      const stream = await pool.client(l.origin.registry).getBlob(l.origin.repository, l.descriptor);
+      await cache.blobs.writeFrom(stream, { expectedDigest: l.descriptor.digest, expectedSize: l.descriptor.size, what: `base layer ${shortDigest(l.descriptor.digest)}` });
+    });
+    const layout = await OciLayout.create(dir);
+    if (isDefault) await layout.writeIndex({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] });
+    await layout.writeImage({
+      manifest: built.manifestBytes,
+      config: built.configBytes,
+      source: cache.blobs,
+      tags: loaded.config.image.tags,
+      platform: built.platform,
+    });
+    ctx.reporter.info(`wrote ${displayPath(dir, ctx.cwd)}: ${built.digest} (${formatPlatform(built.platform)}, ${formatBytes(totalSize(built))})`);
+    return buildResult(prepared, dir);
+  } finally {
+    await pool.close();
+  }
+}
+
+export function buildResult(p: PreparedBuild, layout: string): BuildResult {
+  const { built, name } = p;
+  return {
+    digest: built.digest,
+    image: name === undefined ? null : `${name.toString()}@${built.digest}`,
+    layout,
+    platform: formatPlatform(built.platform),
+    config: built.manifest.config.digest,
+    size: totalSize(built),
+    layers: built.layers.map((l) => ({
+      digest: l.descriptor.digest,
+      diffId: l.diffId,
+      size: l.descriptor.size,
+      mediaType: l.descriptor.mediaType,
+      source: l.built ? 'build' : 'base',
+      reused: l.built ? l.reused : true,
+      createdBy: l.createdBy,
+    })),
+    base: built.base,
+  };
+}
+
+function totalSize(b: BuiltImage): number {
+  return b.layers.reduce((n, l) => n + l.descriptor.size, b.configBytes.byteLength + b.manifestBytes.byteLength);
+}
+
+/** image.name names a repository: tags go in image.tags, and a digest is what a build produces. */
+function parseRepository(value: string, loaded: LoadedConfig): ImageRef {
+  const where = `${loaded.file} (image.name)`;
+  const ref = parseImageRef(value, where);
+  if (ref.tag !== undefined || ref.digest !== undefined) {
+    throw configError('CONFIG_IMAGE_NAME_HAS_TAG', `image.name "${value}" must be a repository without a tag or digest`, {
+      where,
+      suggestions: [`set image.name to ${ref.registry}/${ref.repository} and put the tag in image.tags (or pass --tag)`],
+    });
+  }
+  return ref;
+}
+
+function outputDir(output: string | undefined, loaded: LoadedConfig, cwd: string): { dir: string; isDefault: boolean } {
+  if (output === undefined) return { dir: path.join(loaded.dir, '.ferry', 'oci'), isDefault: true };
+  const m = /^oci:(.+)$/.exec(output);
+  if (m?.[1] === undefined) {
+    throw usageError('USAGE_BAD_OUTPUT', `--output ${output} is not oci:DIR`, {
+      where: '--output',
+      suggestions: ['write --output oci:DIR (an OCI image layout directory)'],
+    });
+  }
+  return { dir: path.resolve(cwd, m[1]), isDefault: false };
+}
+
+/** SOURCE_DATE_EPOCH (reproducible-builds.org) sets every file time; else the Unix epoch. */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
+  const v = env['SOURCE_DATE_EPOCH'];
+  if (v === undefined || v === '') return 0;
+  if (!/^\d{1,11}$/.test(v)) {
+    throw configError('SOURCE_DATE_EPOCH_INVALID', `SOURCE_DATE_EPOCH=${v} is not a number of seconds`, {
+      where: 'SOURCE_DATE_EPOCH',
+      suggestions: ['set it to a Unix time, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)', 'or unset it'],
+    });
+  }
+  return Number(v);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  registerSecret(password);
+  if (password === '') {
+    throw usageError('USAGE_EMPTY_PASSWORD', '--password-stdin read an empty password', {
+      where: '--password-stdin',
+      suggestions: ['pipe the password or token in: echo "$TOKEN" | ferry push --username USER --password-stdin'],
+    });
+  }
+  return password;
+}
+
+function displayPath(p: string, cwd: string): string {
+  const rel = path.relative(cwd, p);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}

@@ -1,0 +1,74 @@
+import type { RunContext } from '../core/context.js';
+import { configError } from '../core/errors.js';
+import { formatBytes, shortDigest } from '../builders/native/builder.js';
+import { pushImage, type PushBlob } from '../registry/push.js';
+import { buildResult, prepareAndBuild, type BuildOptions, type LayerReport } from './build.js';
+
+export interface PushResult {
+  /** The pinned reference: NAME@sha256:… */
+  image: string;
+  digest: string;
+  tags: string[];
+  registry: string;
+  repository: string;
+  platform: string;
+  blobs: { uploaded: number; skipped: number; mounted: number };
+  bytesUploaded: number;
+  /** HTTP requests to registries during the push (token requests included). */
+  requests: number;
+  layers: LayerReport[];
+}
+
+export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<PushResult> {
+  const prepared = await prepareAndBuild(opts, ctx);
+  const { built, name, pool, loaded } = prepared;
+  try {
+    if (name === undefined) {
+      throw configError('CONFIG_MISSING_IMAGE_NAME', 'nothing to push to: image.name is not set', {
+        where: `${loaded.file} (image.name)`,
+        suggestions: ['set image.name in ferry.yaml (e.g. registry.example.com/team/app), or pass --image NAME'],
+      });
+    }
+    const client = pool.client(name.registry);
+    const blobOf = (l: (typeof built.layers)[number]): PushBlob => ({
+      descriptor: { digest: l.descriptor.digest, size: l.descriptor.size, mediaType: l.descriptor.mediaType },
+      origin:
+        l.origin.kind === 'local'
+          ? { kind: 'file', path: prepared.cache.blobs.path(l.descriptor.digest) }
+          : { kind: 'registry', client: pool.client(l.origin.registry), repository: l.origin.repository },
+    });
+    const tags = loaded.config.image.tags;
+    ctx.reporter.info(`pushing ${name.toString()}@${built.digest}${tags.length > 0 ? ` (tags: ${tags.join(', ')})` : ''}`);
+    const res = await pushImage({
+      client,
+      repository: name.repository,
+      manifest: { bytes: built.manifestBytes, mediaType: built.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json' },
+      config: { descriptor: { ...built.manifest.config }, origin: { kind: 'bytes', bytes: built.configBytes } },
+      layers: built.layers.map(blobOf),
+      tags,
+      concurrency: client.concurrency,
+      onProgress: (e) => {
+        if (e.type === 'blob-done') ctx.reporter.info(`  ${shortDigest(e.digest)} ${formatBytes(e.size)}: ${e.outcome}`);
+        else if (e.type === 'tag') ctx.reporter.info(`  tagged ${e.tag}`);
+      },
+    });
+    const image = `${name.toString()}@${res.digest}`;
+    ctx.reporter.info(
+      `pushed ${image}: ${res.uploaded} uploaded (${formatBytes(res.bytesUploaded)}), ${res.mounted} mounted, ${res.skipped} already there`,
+    );
+    return {
+      image,
+      digest: res.digest,
+      tags: res.tags,
+      registry: name.registry,
+      repository: name.repository,
+      platform: buildResult(prepared, '').platform,
+      blobs: { uploaded: res.uploaded, skipped: res.skipped, mounted: res.mounted },
+      bytesUploaded: res.bytesUploaded,
+      requests: res.requests,
+      layers: buildResult(prepared, '').layers,
+    };
+  } finally {
+    await pool.close();
+  }
+}
