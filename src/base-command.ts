@@ -78,9 +78,12 @@ export abstract class FerryCommand<R> extends Command {
 export function fromOclifError(e: unknown): FerryError {
   if (e instanceof FerryError) return e;
   if (e instanceof Error && 'oclif' in e) {
-    const msg = e.message.split('\n')[0] ?? e.message;
-    return usageError('USAGE', msg.replace(/^Error: /, ''), {
+    const msg = (e.message.split('\n')[0] ?? e.message).replace(/^Error: /, '');
+    const flag = /^Nonexistent flags?: (\S+)/.exec(msg);
+    const code = flag ? 'USAGE_UNKNOWN_FLAG' : /^Missing required flag/.test(msg) ? 'USAGE_MISSING_FLAG' : /^command .* not found/.test(msg) ? 'USAGE_UNKNOWN_COMMAND' : 'USAGE';
+    return usageError(code, msg, {
       cause: e,
+      ...(flag?.[1] !== undefined ? { where: flag[1] } : {}),
       suggestions: ['see `ferry --help` or `ferry COMMAND --help`'],
     });
   }

@@ -81,7 +81,8 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
     ctx,
   );
   const img = loaded.config.image;
-  const name = img.name === undefined ? undefined : parseRepository(img.name, loaded);
+  // loadAndCheckConfig has checked the name: a repository, no tag or digest.
+  const name = img.name === undefined ? undefined : parseImageRef(img.name);
   const platform = parsePlatform(img.platform, {
     where: opts.platform !== undefined ? '--platform' : `${loaded.file} (image.platform)`,
     kind: opts.platform !== undefined ? 'usage' : 'config',
@@ -175,19 +176,6 @@ export function buildResult(p: PreparedBuild, layout: string): BuildResult {
 
 function totalSize(b: BuiltImage): number {
   return b.layers.reduce((n, l) => n + l.descriptor.size, b.configBytes.byteLength + b.manifestBytes.byteLength);
-}
-
-/** image.name names a repository: tags go in image.tags, and a digest is what a build produces. */
-function parseRepository(value: string, loaded: LoadedConfig): ImageRef {
-  const where = `${loaded.file} (image.name)`;
-  const ref = parseImageRef(value, where);
-  if (ref.tag !== undefined || ref.digest !== undefined) {
-    throw configError('CONFIG_IMAGE_NAME_HAS_TAG', `image.name "${value}" must be a repository without a tag or digest`, {
-      where,
-      suggestions: [`set image.name to ${ref.registry}/${ref.repository} and put the tag in image.tags (or pass --tag)`],
-    });
-  }
-  return ref;
 }
 
 function outputDir(output: string | undefined, loaded: LoadedConfig, cwd: string): { dir: string; isDefault: boolean } {

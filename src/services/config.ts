@@ -1,6 +1,8 @@
 import { access } from 'node:fs/promises';
 import type { RunContext } from '../core/context.js';
-import { configError } from '../core/errors.js';
+import { configError, FerryError } from '../core/errors.js';
+import { isValidTag, parseImageRef } from '../core/image-ref.js';
+import { parsePlatform } from '../image/platform.js';
 import { loadConfig, type ConfigOverrides, type LoadedConfig } from '../config/loader.js';
 
 export interface ValidateResult {
@@ -15,6 +17,7 @@ export async function loadAndCheckConfig(
   ctx: RunContext,
 ): Promise<LoadedConfig> {
   const loaded = await loadConfig({ configPath: opts.configPath, cwd: ctx.cwd, env: ctx.env, ...(opts.overrides ? { overrides: opts.overrides } : {}) });
+  checkValues(loaded);
   try {
     await access(loaded.contextDir);
   } catch (e) {
@@ -44,4 +47,44 @@ export async function validateConfig(opts: { configPath?: string | undefined }, 
     image: { name: img.name ?? null, platform: img.platform, context: loaded.contextDir, dockerfile: loaded.dockerfile, tags: img.tags },
     registries: Object.keys(loaded.config.registries),
   };
+}
+
+/**
+ * What zod cannot judge alone: the image name by the distribution reference grammar, tags, the
+ * platform. Problems here are configuration errors (78), whatever code the parser gives them.
+ */
+function checkValues(loaded: LoadedConfig): void {
+  const img = loaded.config.image;
+  const at = (key: string): string => `${loaded.file} (${key})`;
+  if (img.name !== undefined) {
+    try {
+      const ref = parseImageRef(img.name, at('image.name'));
+      if (ref.tag !== undefined || ref.digest !== undefined) {
+        throw configError('CONFIG_IMAGE_NAME_HAS_TAG', `image.name "${img.name}" must be a repository without a tag or digest`, {
+          where: at('image.name'),
+          suggestions: [`set image.name to ${ref.registry}/${ref.repository} and put the tag in image.tags (or pass --tag)`],
+        });
+      }
+    } catch (e) {
+      throw asConfigError(e, at('image.name'));
+    }
+  }
+  for (const tag of img.tags) {
+    if (!isValidTag(tag)) {
+      throw configError('IMAGE_REF_INVALID', `tag "${tag}" is not a valid tag (up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -)`, {
+        where: at('image.tags'),
+        suggestions: ['fix or remove the tag in image.tags or --tag'],
+      });
+    }
+  }
+  try {
+    parsePlatform(img.platform, { where: at('image.platform'), kind: 'config' });
+  } catch (e) {
+    throw asConfigError(e, at('image.platform'));
+  }
+}
+
+function asConfigError(e: unknown, where: string): unknown {
+  if (!(e instanceof FerryError) || e.exitCode === 78) return e;
+  return configError(e.code, e.message, { where, suggestions: e.suggestions, cause: e, ...(e.details ? { details: e.details } : {}) });
 }

@@ -1195,7 +1195,9 @@ function parseInstruction(node: RawNode, file: string, warnings: ParseWarning[])
       parseFlags(node, {}, where);
       const trigger = trimGo(args[0] ?? '').toUpperCase();
       if (trigger === 'ONBUILD') throw fail('DOCKERFILE_SYNTAX', "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", where, ['remove the second ONBUILD']);
-      if (trigger === 'MAINTAINER' || trigger === 'FROM') throw fail('DOCKERFILE_SYNTAX', `${trigger} isn't allowed as an ONBUILD trigger`, where);
+      if (trigger === 'MAINTAINER' || trigger === 'FROM') {
+        throw fail('DOCKERFILE_SYNTAX', `${trigger} isn't allowed as an ONBUILD trigger`, where, ['an image built on this one starts with its own FROM; remove this ONBUILD']);
+      }
       const expression = node.original.replace(/^[\t\n\f\r ]*onbuild[\t\n\f\r ]*/i, '');
       return { ...b, kind: 'ONBUILD', trigger, expression };
     }
