@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +91,28 @@ describe('ferry build', () => {
     const result = envelope<BuildJson>(second).result;
     expect(result?.digest).toBe(first.stdout.trim());
     expect(result?.layers.every((l) => l.reused)).toBe(true);
+  });
+
+  it('follows .dockerignore with ! exceptions, writes --output oci:DIR, and reports Dockerfile warnings', async () => {
+    const dir = await example('sql-bundle', '127.0.0.1:1');
+    await writeFile(path.join(dir, 'sql', 'scratch.tmp'), 'x');
+    await writeFile(path.join(dir, 'sql', 'keep.tmp'), 'kept by an exception');
+    await mkdir(path.join(dir, 'sql', 'notes'), { recursive: true });
+    await writeFile(path.join(dir, 'sql', 'notes', 'todo.md'), 'x');
+    await writeFile(path.join(dir, '.dockerignore'), '*.tmp\n**/*.tmp\n!sql/keep.tmp\n**/notes/\n');
+    // Single quotes are not JSON, so Docker takes this as shell form: it works, with a warning.
+    await writeFile(path.join(dir, 'Dockerfile'), "FROM scratch\nCOPY sql/ /sql/\nCMD ['/sql']\n");
+    const out = path.join(work, `layout-${Date.now()}`);
+    const r = await ferry(['build', '--json', '--output', `oci:${out}`], { cwd: dir, env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const res = envelope<BuildJson>(r);
+    expect(res.result?.layout).toBe(out);
+    expect(res.warnings?.join(' ')).toMatch(/Dockerfile:3/);
+    const layer = res.result?.layers[0]?.digest.replace('sha256:', '') ?? '';
+    const listing = (await runChecked('tar', ['-tzf', path.join(out, 'blobs', 'sha256', layer)])).stdout.split('\n').filter(Boolean).sort();
+    expect(listing).toEqual(['sql/', 'sql/01_schema.sql', 'sql/02_daily.sql', 'sql/keep.tmp']);
+    const cfg = JSON.parse((await runChecked('skopeo', ['inspect', '--config', `oci:${out}`])).stdout) as { config: { Cmd: string[] } };
+    expect(cfg.config.Cmd).toEqual(['/bin/sh', '-c', "['/sql']"]);
   });
 
   it('refuses a Dockerfile with RUN, naming the line and the engine builders', async () => {

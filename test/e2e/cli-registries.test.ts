@@ -135,6 +135,23 @@ describe('images', () => {
     expect(run.stdout.trim(), run.stderr).toBe('4 /trips.csv');
   });
 
+  it('builds on a Docker schema 2 base and pushes an OCI image podman runs', async () => {
+    await runChecked('skopeo', ['copy', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${base.ref}`, `docker://${open.host}/library/busybox-v2s2:1.36`]);
+    const dir = await project(`FROM ${open.host}/library/busybox-v2s2:1.36\nCOPY pipeline.sh /app/\nCMD ["/bin/sh", "-c", "echo v2s2 ok"]\n`, `${open.host}/team/from-v2s2`);
+    const r = await ferry(['push', '--json'], { cwd: dir, env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const res = envelope<PushJson>(r).result;
+    expect(res?.blobs.mounted).toBe(1);
+    const raw = JSON.parse((await runChecked('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${res?.image ?? ''}`])).stdout) as {
+      mediaType: string;
+      layers: { mediaType: string }[];
+    };
+    expect(raw.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(raw.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip')).toBe(true);
+    const run = await podmanRun(res?.image ?? '');
+    expect(run.stdout.trim(), run.stderr).toBe('v2s2 ok');
+  });
+
   it('picks the platform from a multi-platform base index', async () => {
     const dir = await project(`FROM ${multiBase.ref}\nCOPY pipeline.sh /app/\n`, `${open.host}/team/multi`);
     const amd = await ferry(['build', '--json'], { cwd: dir, env: env() });
