@@ -1,4 +1,6 @@
 import { Flags } from '@oclif/core';
+import { usageError } from './core/errors.js';
+import type { BuildOptions } from './services/build.js';
 
 /** Flags shared by the commands that read ferry.yaml and build. */
 export const configFlag = {
@@ -24,13 +26,41 @@ export const registryFlags = {
   'insecure-registry': Flags.string({ description: 'Talk plain HTTP to this registry host (repeatable); same as registries.HOST.insecure.', multiple: true, helpValue: 'HOST' }),
 };
 
-/** Parse repeated KEY=VALUE flags. Returns the bad item for the caller's error. */
-export function parseKeyValues(items: string[] | undefined): { values: Record<string, string>; bad?: string } {
+/** `--build-arg KEY=VALUE` (repeatable) as a map; a value without "=" is a usage error. */
+export function parseBuildArgs(items: string[] | undefined): Record<string, string> {
   const values: Record<string, string> = {};
   for (const item of items ?? []) {
     const eq = item.indexOf('=');
-    if (eq <= 0) return { values, bad: item };
+    if (eq <= 0) {
+      throw usageError('USAGE_BAD_BUILD_ARG', `--build-arg ${item} is not KEY=VALUE`, {
+        where: '--build-arg',
+        suggestions: ['write it as --build-arg KEY=VALUE'],
+      });
+    }
     values[item.slice(0, eq)] = item.slice(eq + 1);
   }
-  return { values };
+  return values;
+}
+
+/** The build options every building command takes, from its parsed flags. */
+export function buildOptions(flags: {
+  config?: string | undefined;
+  platform?: string | undefined;
+  'build-arg'?: string[] | undefined;
+  target?: string | undefined;
+  'no-cache': boolean;
+  'insecure-registry'?: string[] | undefined;
+  username?: string | undefined;
+  'password-stdin': boolean;
+}): BuildOptions {
+  return {
+    configPath: flags.config,
+    platform: flags.platform,
+    buildArgs: parseBuildArgs(flags['build-arg']),
+    target: flags.target,
+    noCache: flags['no-cache'],
+    insecureRegistries: flags['insecure-registry'],
+    username: flags.username,
+    passwordStdin: flags['password-stdin'],
+  };
 }

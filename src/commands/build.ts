@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { FerryCommand } from '../base-command.js';
-import { usageError } from '../core/errors.js';
-import { buildFlags, parseKeyValues, registryFlags } from '../flags.js';
+import { buildFlags, buildOptions, registryFlags } from '../flags.js';
 import type { BuildResult } from '../services/build.js';
 
 export default class Build extends FerryCommand<BuildResult> {
@@ -21,23 +20,9 @@ export default class Build extends FerryCommand<BuildResult> {
 
   protected async exec(): Promise<BuildResult> {
     const { flags } = await this.parse(Build);
-    const args = parseKeyValues(flags['build-arg']);
-    if (args.bad !== undefined) {
-      throw usageError('USAGE_BAD_BUILD_ARG', `--build-arg ${args.bad} is not KEY=VALUE`, { where: '--build-arg', suggestions: ['write it as --build-arg KEY=VALUE'] });
-    }
     const { buildService } = await import('../services/build.js');
     return buildService(
-      {
-        configPath: flags.config,
-        output: flags.output,
-        platform: flags.platform,
-        buildArgs: args.values,
-        target: flags.target,
-        noCache: flags['no-cache'],
-        insecureRegistries: flags['insecure-registry'],
-        username: flags.username,
-        passwordStdin: flags['password-stdin'],
-      },
+      { ...buildOptions(flags), output: flags.output },
       this.context(),
     );
   }

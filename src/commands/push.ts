@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { FerryCommand } from '../base-command.js';
-import { usageError } from '../core/errors.js';
-import { buildFlags, parseKeyValues, registryFlags } from '../flags.js';
+import { buildFlags, buildOptions, registryFlags } from '../flags.js';
 import type { PushResult } from '../services/push.js';
 
 export default class Push extends FerryCommand<PushResult> {
@@ -23,21 +22,10 @@ export default class Push extends FerryCommand<PushResult> {
 
   protected async exec(): Promise<PushResult> {
     const { flags } = await this.parse(Push);
-    const args = parseKeyValues(flags['build-arg']);
-    if (args.bad !== undefined) {
-      throw usageError('USAGE_BAD_BUILD_ARG', `--build-arg ${args.bad} is not KEY=VALUE`, { where: '--build-arg', suggestions: ['write it as --build-arg KEY=VALUE'] });
-    }
     const { pushService } = await import('../services/push.js');
     return pushService(
       {
-        configPath: flags.config,
-        platform: flags.platform,
-        buildArgs: args.values,
-        target: flags.target,
-        noCache: flags['no-cache'],
-        insecureRegistries: flags['insecure-registry'],
-        username: flags.username,
-        passwordStdin: flags['password-stdin'],
+        ...buildOptions(flags),
         tags: flags.tag ?? [],
         imageName: flags.image,
         concurrency: flags.concurrency,

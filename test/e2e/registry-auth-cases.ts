@@ -6,24 +6,14 @@ import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { FerryError } from '../../src/core/errors.js';
 import type { HttpEvent } from '../../src/infra/http.js';
 import { runProcess } from '../../src/infra/process.js';
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/client.js';
 import { pushImage } from '../../src/registry/push.js';
 import { makeRandomLayout, pushPartsOf, type LayoutImage } from '../helpers/images.js';
 import type { TestRegistry } from '../helpers/registry.js';
+import { caught } from '../helpers/errors.js';
 
-export async function caught(p: Promise<unknown>): Promise<FerryError> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 export async function smallImage(): Promise<LayoutImage> {
   const layout = await makeRandomLayout([1500]);

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushImage } from '../../src/registry/push.js';
 import { pushPartsOf } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { authCases, caught, clientFor, sandboxEnv, smallImage } from './registry-auth-cases.js';
+import { authCases, clientFor, sandboxEnv, smallImage } from './registry-auth-cases.js';
+import { caught } from '../helpers/errors.js';
 
 let reg: TestRegistry;
 

@@ -4,13 +4,13 @@
  * exit 75 without writing any tag.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FerryError } from '../../src/core/errors.js';
 import { runProcess } from '../../src/infra/process.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { pushImage } from '../../src/registry/push.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { makeRandomLayout, pushPartsOf, type LayoutImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { caught } from '../helpers/errors.js';
 
 let reg: TestRegistry;
 let proxy: FaultProxy;
@@ -35,16 +35,6 @@ async function freshImage(sizes: number[]): Promise<LayoutImage> {
   return img;
 }
 
-async function caught(p: Promise<unknown>): Promise<FerryError> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 async function skopeoDigest(ref: string): Promise<string | undefined> {
   const r = await runProcess('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`], { timeoutMs: 60_000 });

@@ -8,28 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FerryError } from '../../src/core/errors.js';
 import { runProcess } from '../../src/infra/process.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { pushImage } from '../../src/registry/push.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { makeBaseImage, makeBusyboxLayout, makeRandomLayout, pushPartsOf, type TestLayout } from '../helpers/images.js';
 import { freePort, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { caught } from '../helpers/errors.js';
 
 let reg: TestRegistry;
 let client: RegistryClient;
 let random: TestLayout;
 
-async function caught(p: Promise<unknown>): Promise<FerryError> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 async function skopeoInspect(ref: string, raw = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return runProcess('skopeo', ['inspect', ...(raw ? ['--raw'] : []), '--tls-verify=false', `docker://${ref}`], { timeoutMs: 60_000 });

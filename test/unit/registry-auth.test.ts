@@ -5,22 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FerryError } from '../../src/core/errors.js';
 import { HttpClient } from '../../src/infra/http.js';
 import { redact } from '../../src/infra/redact.js';
 import { parseWwwAuthenticate, RegistryAuth, repositoryScope } from '../../src/registry/auth.js';
 import { resolveCredentials, runCredentialHelper, type CredentialOptions } from '../../src/registry/credentials.js';
+import { caught } from '../helpers/errors.js';
 
-async function caught(p: Promise<unknown>): Promise<FerryError> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 describe('WWW-Authenticate', () => {
   it('parses a Docker Hub bearer challenge', () => {

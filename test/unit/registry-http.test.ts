@@ -17,6 +17,7 @@ import {
   retryDelay,
   type HttpEvent,
 } from '../../src/infra/http.js';
+import { caught } from '../helpers/errors.js';
 
 const servers: Server[] = [];
 const clients: HttpClient[] = [];
@@ -48,16 +49,6 @@ function client(extra: ConstructorParameters<typeof HttpClient>[0] = {}): { c: H
   return { c, sleeps };
 }
 
-async function caught(p: Promise<unknown>): Promise<FerryError> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.close();

@@ -383,12 +383,12 @@ function continuationRegExp(escape: EscapeToken): RegExp {
   return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
 }
 
-const RE_DIRECTIVE = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
+const RE_DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*([^\n]+?)[\t\n\f\r ]*$/;
 const VALID_DIRECTIVES = new Set(['escape', 'syntax', 'check']);
 const MAX_LINE_BYTES = 64 * 1024;
 
-/** BuildKit's heredoc word: optional fd, `<<`, optional `-`, then the (possibly quoted) name. */
-const RE_HEREDOC = /^([0-9]*)<<(-?)([^<]*)$/;
+/** BuildKit's heredoc word: optional fd, `<<`, optional `-`, blanks, then the (possibly quoted) name. */
+const RE_HEREDOC = /^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$/;
 
 interface LinesResult {
   escape: EscapeToken;
@@ -426,7 +426,7 @@ function parseLines(text: string, file: string, warnings: ParseWarning[]): Lines
 
   const directive = (token: string, lineNo: number): void => {
     if (directivesDone) return;
-    const m = RE_DIRECTIVE.exec(token);
+    const m = token.startsWith('#') ? RE_DIRECTIVE.exec(trimLeftGo(token.slice(1))) : null;
     const name = m?.[1]?.toLowerCase();
     if (m === null || name === undefined || !VALID_DIRECTIVES.has(name)) {
       directivesDone = true;
@@ -510,7 +510,7 @@ function nodeFromLine(line: string, ctx: LineContext, startLine: number, endLine
   const keyword = m === null ? trimmed : trimmed.slice(0, m.index);
   let rest = '';
   let flags: string[] = [];
-  if (m !== null) [rest, flags] = extractBuilderFlags(trimmed.slice(m.index + m[0].length));
+  if (m !== null) [rest, flags] = extractBuilderFlags(trimmed.slice(m.index + m[0].length), ctx.escape);
   rest = trimGo(rest);
   const lower = keyword.toLowerCase();
   const node: RawNode = { keyword, lower, original: line, flags, args: [], json: false, line: startLine, endLine };
@@ -571,8 +571,8 @@ function nodeFromLine(line: string, ctx: LineContext, startLine: number, endLine
   return node;
 }
 
-/** BuildKit's extractBuilderFlags: leading `--` words (quotes and `\` honoured) become flags. */
-function extractBuilderFlags(line: string): [string, string[]] {
+/** BuildKit's extractBuilderFlags: leading `--` words (quotes and the escape token honoured) become flags. */
+function extractBuilderFlags(line: string, escape: EscapeToken): [string, string[]] {
   const words: string[] = [];
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let word = '';
@@ -607,7 +607,7 @@ function extractBuilderFlags(line: string): [string, string[]] {
         phase = 'quote';
         continue;
       }
-      if (ch === '\\') {
+      if (ch === escape) {
         if (pos + 1 === chars.length) continue;
         pos++;
         ch = chars[pos] ?? '';
@@ -620,7 +620,7 @@ function extractBuilderFlags(line: string): [string, string[]] {
       phase = 'word';
       continue;
     }
-    if (ch === '\\') {
+    if (ch === escape) {
       if (pos + 1 === chars.length) {
         phase = 'word';
         continue;
@@ -727,8 +727,8 @@ function parseNameVal(rest: string, key: string, escape: EscapeToken, where: str
 type JsonArrayResult = { kind: 'strings'; values: string[] } | { kind: 'not-strings' } | { kind: 'invalid' };
 
 /**
- * Decode the JSON array at the start of `text` as Go's json.Decoder does: only the first value
- * counts, so anything after the closing bracket is ignored (`["a"] b` is ["a"]).
+ * Decode `text` as a JSON array as Go's json.Unmarshal does: strict JSON, nothing but blanks after
+ * the closing bracket (`["a"] b` is not JSON, so it is shell form).
  */
 function decodeJsonArrayPrefix(text: string): JsonArrayResult {
   let i = 0;
@@ -851,7 +851,11 @@ function decodeJsonArrayPrefix(text: string): JsonArrayResult {
   if (text.charAt(0) !== '[') return { kind: 'invalid' };
   i = 1;
   ws();
-  if (text.charAt(i) === ']') return { kind: 'strings', values };
+  if (text.charAt(i) === ']') {
+    i++;
+    ws();
+    return i < text.length ? { kind: 'invalid' } : { kind: 'strings', values };
+  }
   for (;;) {
     ws();
     const start = i;
@@ -873,6 +877,9 @@ function decodeJsonArrayPrefix(text: string): JsonArrayResult {
     if (c === ']') break;
     return { kind: 'invalid' };
   }
+  i++;
+  ws();
+  if (i < text.length) return { kind: 'invalid' };
   return allStrings ? { kind: 'strings', values } : { kind: 'not-strings' };
 }
 
@@ -1416,9 +1423,11 @@ export function selectTarget(df: Dockerfile, target?: string): Stage {
   if (found !== undefined) return found;
   const names = df.stages.flatMap((s) => (s.name !== undefined ? [s.name] : []));
   const guess = closest(target.toLowerCase(), names);
-  throw fail('DOCKERFILE_STAGE_NOT_FOUND', `target stage "${target}" could not be found in ${df.file}`, df.file, [
-    guess !== undefined ? `did you mean "${guess}"?` : names.length > 0 ? `the named stages are: ${names.join(', ')}` : 'name a stage with FROM <image> AS <name>',
-  ]);
+  throw dataError('DOCKERFILE_STAGE_NOT_FOUND', `target stage "${target}" could not be found in ${df.file}`, {
+    where: df.file,
+    suggestions: [guess !== undefined ? `did you mean "${guess}"?` : names.length > 0 ? `the named stages are: ${names.join(', ')}` : 'name a stage with FROM <image> AS <name>'],
+    details: { target, stages: names },
+  });
 }
 
 /**
@@ -1713,17 +1722,25 @@ export class StageScope {
         });
         return { ...i, args };
       }
-      case 'COPY':
+      case 'COPY': {
         // --from is not expanded (Docker resolves it before any variable is known).
-        return {
+        const out: CopyInstruction = {
           ...i,
           sources: i.sources.map(x),
           dest: x(i.dest),
           ...(i.chown !== undefined ? { chown: x(i.chown) } : {}),
           ...(i.chmod !== undefined ? { chmod: x(i.chmod) } : {}),
         };
-      case 'ADD':
-        return {
+        const remote = out.sources.find(isRemoteSource);
+        if (remote !== undefined) {
+          throw fail('DOCKERFILE_COPY_URL', `source can't be a URL or git ref for COPY: ${remote}`, `${this.file}:${i.line}`, [
+            'COPY only copies from the context or another stage; download the file into the context first',
+          ]);
+        }
+        return out;
+      }
+      case 'ADD': {
+        const out: AddInstruction = {
           ...i,
           sources: i.sources.map(x),
           dest: x(i.dest),
@@ -1731,6 +1748,20 @@ export class StageScope {
           ...(i.chmod !== undefined ? { chmod: x(i.chmod) } : {}),
           ...(i.checksum !== undefined ? { checksum: x(i.checksum) } : {}),
         };
+        if (out.checksum !== undefined && out.checksum !== '') {
+          // The checks BuildKit makes when it dispatches ADD --checksum.
+          const why =
+            out.sources.length !== 1
+              ? "checksum can't be specified for multiple sources"
+              : !/^https?:\/\//.test(out.sources[0] ?? '')
+                ? "checksum can't be specified for non-HTTP(S) sources"
+                : /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(out.checksum)
+                  ? undefined
+                  : `invalid checksum digest format: ${out.checksum}`;
+          if (why !== undefined) throw fail('DOCKERFILE_FLAG_VALUE', why, `${this.file}:${i.line}`, ['use ADD --checksum=sha256:<hex> with a single http(s) source']);
+        }
+        return out;
+      }
       case 'EXPOSE':
         return {
           ...i,

@@ -133,17 +133,22 @@ function isSpecialParam(ch: string): boolean {
   return '@*#?-$!0'.includes(ch);
 }
 
-/** Accumulates the split words of a ProcessWords call (BuildKit's wordsStruct). */
+/**
+ * Accumulates the split words of one processStopOn call (BuildKit's wordsStruct). The text of the
+ * word being built lives in a buffer shared by the whole lexer and cleared whenever a nested
+ * `${...}` word starts, as in BuildKit: so `a${X:-b c}d` splits into "b" and "cd", the "a" lost.
+ */
 class Words {
-  private buf = '';
   private inWord = false;
   readonly words: string[] = [];
 
+  constructor(private readonly shared: { buf: string }) {}
+
   addChar(ch: string): void {
     if (isGoSpace(ch)) {
-      if (this.inWord && this.buf.length !== 0) {
-        this.words.push(this.buf);
-        this.buf = '';
+      if (this.inWord && this.shared.buf.length !== 0) {
+        this.words.push(this.shared.buf);
+        this.shared.buf = '';
         this.inWord = false;
       }
     } else {
@@ -152,7 +157,7 @@ class Words {
   }
 
   addRawChar(ch: string): void {
-    this.buf += ch;
+    this.shared.buf += ch;
     this.inWord = true;
   }
 
@@ -161,14 +166,14 @@ class Words {
   }
 
   addRawString(s: string): void {
-    this.buf += s;
+    this.shared.buf += s;
     this.inWord = true;
   }
 
   finish(): string[] {
-    if (this.buf.length > 0) {
-      this.words.push(this.buf);
-      this.buf = '';
+    if (this.shared.buf.length > 0) {
+      this.words.push(this.shared.buf);
+      this.shared.buf = '';
       this.inWord = false;
     }
     return this.words;
@@ -180,6 +185,7 @@ class Lexer {
   private pos = 0;
   private readonly escapeToken: EscapeToken;
   private rawEscapes: boolean;
+  private readonly wordBuffer = { buf: '' };
   readonly matched = new Set<string>();
   readonly unmatched = new Set<string>();
 
@@ -210,13 +216,18 @@ class Lexer {
     return v;
   }
 
-  /** Process until `stop` (consumed) or the end; returns the text and its split words. */
-  processStopOn(stop: string | undefined, rawEscapes: boolean): [string, string[]] {
+  /**
+   * Process until `stop` (consumed) or the end; returns the text and its split words.
+   * `patternEscapes`: inside a ${X#pattern} or ${X/pattern/...}, quoted characters stay literal
+   * in the pattern, so escape tokens inside quotes are kept escaped.
+   */
+  processStopOn(stop: string | undefined, rawEscapes: boolean, patternEscapes = false): [string, string[]] {
     const saved = this.rawEscapes;
     this.rawEscapes = rawEscapes;
+    this.wordBuffer.buf = '';
     try {
       let result = '';
-      const words = new Words();
+      const words = new Words(this.wordBuffer);
       for (let ch = this.peek(); ch !== undefined; ch = this.peek()) {
         if (stop !== undefined && ch === stop) {
           this.next();
@@ -228,8 +239,14 @@ class Lexer {
           words.addString(tmp);
           continue;
         }
+        if (ch === '<') {
+          const tmp = this.processPossibleHeredoc();
+          result += tmp;
+          words.addRawString(tmp);
+          continue;
+        }
         if (!this.opts.skipProcessQuotes && (ch === "'" || ch === '"')) {
-          const tmp = ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
+          const tmp = ch === "'" ? this.processSingleQuote(patternEscapes) : this.processDoubleQuote(patternEscapes);
           result += tmp;
           words.addRawString(tmp);
           continue;
@@ -257,7 +274,17 @@ class Lexer {
     }
   }
 
-  private processSingleQuote(): string {
+  /** `<<` keeps the blanks after it, so `<< EOF` stays one word (BuildKit reads it as a heredoc). */
+  private processPossibleHeredoc(): string {
+    this.next();
+    if (this.peek() !== '<') return '<';
+    this.next();
+    let out = '<<';
+    for (let p = this.peek(); p === ' ' || p === '\t' || p === '\r'; p = this.peek()) out += this.next() ?? '';
+    return out;
+  }
+
+  private processSingleQuote(patternEscapes: boolean): string {
     // Nothing can be escaped inside single quotes, not even the quote itself.
     let result = '';
     const open = this.next() ?? '';
@@ -269,11 +296,12 @@ class Lexer {
         if (this.opts.rawQuotes) result += ch;
         return result;
       }
+      if (patternEscapes && ch === this.escapeToken) result += ch;
       result += ch;
     }
   }
 
-  private processDoubleQuote(): string {
+  private processDoubleQuote(patternEscapes: boolean): string {
     let result = '';
     const open = this.next() ?? '';
     if (this.opts.rawQuotes) result += open;
@@ -291,12 +319,17 @@ class Lexer {
       }
       let ch = this.next() ?? '';
       if (ch === this.escapeToken) {
-        if (this.rawEscapes) result += ch;
         const after = this.peek();
         // An escape token at the very end is dropped (and the quote is then unterminated).
         if (after === undefined) continue;
-        // Only these can be escaped inside double quotes; other escape tokens stay literal.
-        if (after === '"' || after === '$' || after === this.escapeToken) ch = this.next() ?? '';
+        if (after === '"' || after === '$' || after === this.escapeToken) {
+          // Only these can be escaped inside double quotes.
+          if (this.rawEscapes) result += ch;
+          ch = this.next() ?? '';
+        } else if (this.rawEscapes && (!(this.opts.rawQuotes ?? false) || patternEscapes)) {
+          // Other escape tokens stay literal; a pattern needs them escaped to stay literal.
+          result += ch;
+        }
       }
       result += ch;
     }
@@ -357,7 +390,7 @@ class Lexer {
     if (nullIsUnset && patternMode) throw new LexError(`unsupported modifier (${modifier}) in substitution`);
     let word: string;
     try {
-      [word] = this.processStopOn('}', patternMode);
+      [word] = this.processStopOn('}', patternMode, patternMode);
     } catch (e) {
       if (e instanceof LexError && this.peek() === undefined) throw new LexError("syntax error: missing '}'");
       throw e;
@@ -396,14 +429,14 @@ class Lexer {
     if (replaceAll) this.next();
     let pattern: string;
     try {
-      [pattern] = this.processStopOn('/', true);
+      [pattern] = this.processStopOn('/', true, true);
     } catch (e) {
       if (e instanceof LexError && this.peek() === undefined) throw new LexError("syntax error: missing '/' in ${}");
       throw e;
     }
     let replacement: string;
     try {
-      [replacement] = this.processStopOn('}', true);
+      [replacement] = this.processStopOn('}', true, false);
     } catch (e) {
       if (e instanceof LexError && this.peek() === undefined) throw new LexError("syntax error: missing '}'");
       throw e;
