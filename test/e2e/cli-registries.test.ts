@@ -87,6 +87,8 @@ describe('credentials', () => {
     expect(r.stderr).not.toMatch(/Bearer [A-Za-z0-9._-]{20,}/);
     const inspect = await runChecked('skopeo', ['inspect', '--tls-verify=false', ...skopeoCreds(token), `docker://${res?.image ?? ''}`]);
     expect((JSON.parse(inspect.stdout) as { Digest: string }).Digest).toBe(res?.digest);
+    const run = await podmanRun(res?.image ?? '', ['sh', '-c', 'head -1 /app/pipeline.sh'], { creds: `${token.username}:${token.password}` });
+    expect(run.stdout.trim(), run.stderr).toBe('#!/bin/sh');
   });
 
   it('refuses a wrong password with exit 77 and a login hint, without echoing it', async () => {
@@ -109,6 +111,9 @@ describe('credentials', () => {
     const r = await ferry(['push', '--json', '--debug'], { cwd: dir, env: env({ DOCKER_CONFIG: dockerConfig }) });
     expect(r.code, r.stderr).toBe(0);
     noSecrets(r, [basic.password, auth]);
+    const image = envelope<PushJson>(r).result?.image ?? '';
+    const inspect = await runChecked('skopeo', ['inspect', '--tls-verify=false', ...skopeoCreds(basic), `docker://${image}`]);
+    expect((JSON.parse(inspect.stdout) as { Layers: string[] }).Layers).toHaveLength(1);
     const anon = await ferry(['push', '--json'], { cwd: dir, env: env() });
     expect(anon.code).toBe(77);
   });

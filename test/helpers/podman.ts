@@ -22,9 +22,19 @@ export async function podmanEnv(): Promise<Record<string, string>> {
 }
 
 /** `podman run` an image from a plain-HTTP registry; its output and the container's exit code. */
-export async function podmanRun(image: string, args: string[] = [], opts: { env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function podmanRun(
+  image: string,
+  args: string[] = [],
+  opts: { env?: Record<string, string>; creds?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const envFlags = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  const r = await runProcess('podman', ['run', '--rm', '--tls-verify=false', '--pull=always', ...envFlags, image, ...args], {
+  // podman 4.3's run has no --creds; pull with them first, then run what was pulled.
+  if (opts.creds !== undefined) {
+    const pull = await runProcess('podman', ['pull', '--tls-verify=false', '--creds', opts.creds, image], { env: await podmanEnv(), timeoutMs: 120_000 });
+    if (pull.code !== 0) return { code: pull.code ?? -1, stdout: pull.stdout, stderr: pull.stderr };
+  }
+  const pullPolicy = opts.creds === undefined ? '--pull=always' : '--pull=never';
+  const r = await runProcess('podman', ['run', '--rm', '--tls-verify=false', pullPolicy, ...envFlags, image, ...args], {
     env: await podmanEnv(),
     timeoutMs: 120_000,
   });
