@@ -1,6 +1,7 @@
 import type { RunContext } from '../core/context.js';
 import { configError } from '../core/errors.js';
-import { formatBytes, shortDigest } from '../builders/native/builder.js';
+import { formatBytes } from '../ui/format.js';
+import { pushProgressPrinter } from '../ui/progress.js';
 import { pushImage, type PushBlob } from '../registry/push.js';
 import { buildResult, prepareAndBuild, type BuildOptions, type LayerReport } from './build.js';
 
@@ -47,10 +48,7 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       layers: built.layers.map(blobOf),
       tags,
       concurrency: client.concurrency,
-      onProgress: (e) => {
-        if (e.type === 'blob-done') ctx.reporter.info(`  ${shortDigest(e.digest)} ${formatBytes(e.size)}: ${e.outcome}`);
-        else if (e.type === 'tag') ctx.reporter.info(`  tagged ${e.tag}`);
-      },
+      onProgress: pushProgressPrinter(ctx.reporter),
     });
     const image = `${name.toString()}@${res.digest}`;
     ctx.reporter.info(

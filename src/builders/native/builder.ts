@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Reporter } from '../../core/context.js';
+import { formatBytes, shortDigest } from '../../ui/format.js';
 import { dataError, FerryError } from '../../core/errors.js';
 import { parseImageRef, type ImageRef } from '../../core/image-ref.js';
 import { Digest, type DigestString } from '../../image/digest.js';
@@ -439,20 +440,4 @@ function platformFields(p: Platform): Pick<ImageConfig, 'architecture' | 'os'> &
 
 function stageLabel(s: ResolvedStage): string {
   return s.name ?? `stage ${s.index}`;
-}
-
-export function shortDigest(d: string): string {
-  return d.replace(/^sha256:/, '').slice(0, 12);
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u] ?? 'TiB'}`;
 }

@@ -95,7 +95,8 @@ export interface AddInstruction extends InstructionBase {
   chown?: string;
   chmod?: string;
   link: boolean;
-  keepGitDir: boolean;
+  /** `--keep-git-dir`: undefined when not given. */
+  keepGitDir?: boolean;
   checksum?: string;
   /** `--unpack`: undefined when not given (Docker then unpacks local archives). */
   unpack?: boolean;
@@ -1096,10 +1097,11 @@ function parseInstruction(node: RawNode, file: string, warnings: ParseWarning[])
       if (isAdd) {
         const checksum = f.strings.get('checksum');
         const unpack = f.bools.get('unpack');
+        const keepGitDir = f.bools.get('keep-git-dir');
         return {
           ...shared,
           kind: 'ADD',
-          keepGitDir: f.bools.get('keep-git-dir') ?? false,
+          ...(keepGitDir !== undefined ? { keepGitDir } : {}),
           ...(checksum !== undefined ? { checksum } : {}),
           ...(unpack !== undefined ? { unpack } : {}),
         };
