@@ -1,4 +1,5 @@
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { RunContext } from '../core/context.js';
 import { configError, FerryError } from '../core/errors.js';
 import { isValidTag, parseImageRef } from '../core/image-ref.js';
@@ -42,6 +43,16 @@ export async function loadAndCheckConfig(
 export async function validateConfig(opts: { configPath?: string | undefined }, ctx: RunContext): Promise<ValidateResult> {
   const loaded = await loadAndCheckConfig(opts, ctx);
   const img = loaded.config.image;
+  // The Dockerfile is part of what the config describes: its syntax errors fail validation, and
+  // what only an engine can build is a warning (the native builder is not the only builder).
+  const { parseDockerfile, resolveBuildPlan, findNativeBlocker } = await import('../builders/native/dockerfile.js');
+  const display = path.relative(ctx.cwd, loaded.dockerfile) || loaded.dockerfile;
+  const df = parseDockerfile(await readFile(loaded.dockerfile, 'utf8'), { file: display });
+  for (const w of df.warnings) ctx.reporter.warn(`${display}:${w.line}: ${w.message}`);
+  const blocker = findNativeBlocker(resolveBuildPlan(df, { buildArgs: img.buildArgs }));
+  if (blocker !== undefined) {
+    ctx.reporter.warn(`${display}:${blocker.instruction.line}: ${blocker.instruction.kind} needs an engine builder: ${blocker.reason}`);
+  }
   return {
     file: loaded.file,
     image: { name: img.name ?? null, platform: img.platform, context: loaded.contextDir, dockerfile: loaded.dockerfile, tags: img.tags },

@@ -217,6 +217,19 @@ describe('output contract', () => {
     expect(e?.suggestions.join(' ')).toContain('"platform"');
   });
 
+  it('validates the Dockerfile too: syntax errors fail, engine-only steps warn', async () => {
+    const dir = await mkdtemp(path.join(work, 'validate-'));
+    await writeFile(path.join(dir, 'ferry.yaml'), 'apiVersion: ferry/v1\nimage: {name: a/b}\n');
+    await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nRUN make\n');
+    const ok = await ferry(['config', 'validate', '--json'], { cwd: dir });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(envelope(ok).warnings?.join(' ')).toMatch(/Dockerfile:2: RUN needs an engine builder/);
+    await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n');
+    const bad = await ferry(['config', 'validate', '--json'], { cwd: dir });
+    expect(bad.code).toBe(65);
+    expect(envelope(bad).error).toMatchObject({ code: 'DOCKERFILE_HEREDOC', where: 'Dockerfile:2' });
+  });
+
   it('shows the exit-code table in --help', async () => {
     const r = await ferry(['--help']);
     expect(r.code).toBe(0);
