@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { RunContext } from '../core/context.js';
-import { configError, usageError } from '../core/errors.js';
-import { parseImageRef, type ImageRef } from '../core/image-ref.js';
+import { configError, FerryError, usageError } from '../core/errors.js';
+import { isValidTag, parseImageRef, type ImageRef } from '../core/image-ref.js';
 import { buildNative, type BuiltImage } from '../builders/native/builder.js';
 import { formatBytes, shortDigest } from '../ui/format.js';
 import { LayerCache, resolveCacheDir } from '../image/layer-cache.js';
@@ -68,6 +68,7 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
       suggestions: ['pass --username NAME with --password-stdin'],
     });
   }
+  checkFlagValues(opts);
   const loaded = await loadAndCheckConfig(
     {
       configPath: opts.configPath,
@@ -177,6 +178,28 @@ export function buildResult(p: PreparedBuild, layout: string): BuildResult {
 
 function totalSize(b: BuiltImage): number {
   return b.layers.reduce((n, l) => n + l.descriptor.size, b.configBytes.byteLength + b.manifestBytes.byteLength);
+}
+
+/** Flag values are usage errors (64) naming the flag, checked before ferry.yaml's own values. */
+function checkFlagValues(opts: BuildOptions): void {
+  const asUsage = (e: unknown, where: string): unknown =>
+    e instanceof FerryError ? usageError(e.code, e.message, { where, suggestions: e.suggestions, cause: e }) : e;
+  if (opts.platform !== undefined) parsePlatform(opts.platform, { where: '--platform', kind: 'usage' });
+  for (const tag of opts.tags ?? []) {
+    if (!isValidTag(tag)) {
+      throw usageError('IMAGE_REF_INVALID', `--tag ${tag} is not a valid tag (up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -)`, {
+        where: '--tag',
+        suggestions: ['fix the --tag value'],
+      });
+    }
+  }
+  if (opts.imageName !== undefined) {
+    try {
+      parseImageRef(opts.imageName, '--image');
+    } catch (e) {
+      throw asUsage(e, '--image');
+    }
+  }
 }
 
 function outputDir(output: string | undefined, loaded: LoadedConfig, cwd: string): { dir: string; isDefault: boolean } {

@@ -215,8 +215,14 @@ describe('bad input', () => {
     }
     const dir = await project('FROM scratch\nCOPY pipeline.sh /\n', `${open.host}/a/b`);
     const badTag = await ferry(['push', '--json', '--tag', '-bad'], { cwd: dir, env: env() });
-    expect(badTag.code).toBe(78);
-    expect(envelope(badTag).error?.code).toBe('IMAGE_REF_INVALID');
+    expect(badTag.code).toBe(64);
+    expect(envelope(badTag).error).toMatchObject({ code: 'IMAGE_REF_INVALID', where: '--tag' });
+    const badPlatform = await ferry(['build', '--json', '--platform', 'linux/amd65'], { cwd: dir, env: env() });
+    expect(badPlatform.code).toBe(64);
+    expect(envelope(badPlatform).error).toMatchObject({ code: 'IMAGE_BAD_PLATFORM', where: '--platform' });
+    const badImage = await ferry(['push', '--json', '--image', 'Bad/Name'], { cwd: dir, env: env() });
+    expect(badImage.code).toBe(64);
+    expect(envelope(badImage).error).toMatchObject({ code: 'IMAGE_REF_INVALID', where: '--image' });
   });
 
   it('names a missing Dockerfile stage and a missing COPY source', async () => {
