@@ -26,6 +26,8 @@ export interface BuildOptions {
   imageName?: string | undefined;
   tags?: string[];
   concurrency?: number;
+  /** Where build writes its layout: kept out of the context (resolved by buildService). */
+  outputDir?: string;
 }
 
 export interface LayerReport {
@@ -115,6 +117,7 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
       cache,
       registries: pool,
       reporter: ctx.reporter,
+      excludeFromContext: [path.join(loaded.dir, '.ferry'), ...(opts.outputDir !== undefined ? [opts.outputDir] : [])],
     });
     return { loaded, name, pool, cache, built };
   } catch (e) {
@@ -124,10 +127,12 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
 }
 
 export async function buildService(opts: BuildOptions & { output?: string | undefined }, ctx: RunContext): Promise<BuildResult> {
-  const prepared = await prepareAndBuild(opts, ctx);
+  const explicitOut = opts.output === undefined ? undefined : outputDir(opts.output, ctx.cwd);
+  const prepared = await prepareAndBuild({ ...opts, ...(explicitOut !== undefined ? { outputDir: explicitOut } : {}) }, ctx);
   const { loaded, built, cache, pool } = prepared;
   try {
-    const { dir, isDefault } = outputDir(opts.output, loaded, ctx.cwd);
+    const isDefault = explicitOut === undefined;
+    const dir = explicitOut ?? path.join(loaded.dir, '.ferry', 'oci');
     // A complete layout: base layers are fetched once into the cache (verified while streaming),
     // then hard-linked into the layout, so skopeo or podman can read it without a registry.
     const missing = [];
@@ -202,8 +207,8 @@ function checkFlagValues(opts: BuildOptions): void {
   }
 }
 
-function outputDir(output: string | undefined, loaded: LoadedConfig, cwd: string): { dir: string; isDefault: boolean } {
-  if (output === undefined) return { dir: path.join(loaded.dir, '.ferry', 'oci'), isDefault: true };
+/** `--output oci:DIR` as an absolute directory. */
+function outputDir(output: string, cwd: string): string {
   const m = /^oci:(.+)$/.exec(output);
   if (m?.[1] === undefined) {
     throw usageError('USAGE_BAD_OUTPUT', `--output ${output} is not oci:DIR`, {
@@ -211,7 +216,7 @@ function outputDir(output: string | undefined, loaded: LoadedConfig, cwd: string
       suggestions: ['write --output oci:DIR (an OCI image layout directory)'],
     });
   }
-  return { dir: path.resolve(cwd, m[1]), isDefault: false };
+  return path.resolve(cwd, m[1]);
 }
 
 /** SOURCE_DATE_EPOCH (reproducible-builds.org) sets every file time; else the Unix epoch. */

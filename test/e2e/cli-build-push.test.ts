@@ -115,6 +115,20 @@ describe('ferry build', () => {
     expect(cfg.config.Cmd).toEqual(['/bin/sh', '-c', "['/sql']"]);
   });
 
+  it('keeps its own output out of the context: building `COPY . .` twice gives the same digest', async () => {
+    const dir = await example('sql-bundle', '127.0.0.1:1');
+    await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY . /app/\n');
+    const first = await ferry(['build'], { cwd: dir, env: env() });
+    const second = await ferry(['build'], { cwd: dir, env: env() });
+    expect(first.code, first.stderr).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    const out = path.join(dir, 'layout-inside-context');
+    const third = await ferry(['build', '--output', `oci:${out}`], { cwd: dir, env: env() });
+    const fourth = await ferry(['build', '--output', `oci:${out}`], { cwd: dir, env: env() });
+    expect(third.stdout).toBe(first.stdout);
+    expect(fourth.stdout).toBe(first.stdout);
+  });
+
   it('refuses a Dockerfile with RUN, naming the line and the engine builders', async () => {
     const dir = await example('sql-bundle', '127.0.0.1:1');
     await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY sql/ /sql/\nRUN echo hi\n');

@@ -101,6 +101,12 @@ describe('scanContext', () => {
     await expect(scanContext(dir, undefined)).rejects.toMatchObject({ code: 'CONTEXT_SYMLINK_ESCAPE', exitCode: 65 });
   });
 
+  it('leaves out excluded paths (ferry\'s own output) whatever .dockerignore says', async () => {
+    const c = await scanContext(root, { ignores: () => false }, [path.join(root, 'src'), '/elsewhere/entirely']);
+    expect(c.paths.filter((p) => p.startsWith('src'))).toEqual([]);
+    expect(c.paths).toContain('app.py');
+  });
+
   it('skips what the ignore matcher excludes', async () => {
     const c = await scanContext(root, { ignores: (rel) => rel.endsWith('.txt') || rel === 'src' });
     expect(c.paths).not.toContain('a.txt');

@@ -63,6 +63,8 @@ export interface NativeBuildRequest {
   cache: LayerCache;
   registries: RegistryPool;
   reporter: Reporter;
+  /** Absolute paths left out of the context: ferry's own output directories. */
+  excludeFromContext?: string[];
 }
 
 /** Where a layer's bytes are: in the local blob store, or still only in a registry. */
@@ -139,7 +141,11 @@ export async function buildNative(req: NativeBuildRequest): Promise<BuiltImage> 
 
   const ignoreFile = path.join(req.contextDir, '.dockerignore');
   const ignoreText = await readFile(ignoreFile, 'utf8').catch(() => undefined);
-  const context = await scanContext(req.contextDir, ignoreText === undefined ? undefined : createIgnoreMatcher(parseDockerignore(ignoreText)));
+  const context = await scanContext(
+    req.contextDir,
+    ignoreText === undefined ? undefined : createIgnoreMatcher(parseDockerignore(ignoreText)),
+    req.excludeFromContext ?? [],
+  );
 
   const results = new Map<number, StageResult>();
   const stageFs = new StageFs(req.cache.dir, req.registries);

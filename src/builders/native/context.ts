@@ -33,7 +33,12 @@ export interface BuildContext {
   paths: string[];
 }
 
-export async function scanContext(root: string, ignore: IgnoreLike | undefined): Promise<BuildContext> {
+/**
+ * @param exclude absolute paths never part of the context, whatever .dockerignore says: ferry's own
+ *   output (.ferry/ next to ferry.yaml, the --output layout), which lives inside the context in the
+ *   common layout and would otherwise change the next build's `COPY . .` layer.
+ */
+export async function scanContext(root: string, ignore: IgnoreLike | undefined, exclude: readonly string[] = []): Promise<BuildContext> {
   const entries = new Map<string, ContextEntry>();
   const rootStat = await lstat(root).catch((e: unknown) => {
     throw dataError('CONTEXT_NOT_FOUND', `build context ${root} does not exist`, {
@@ -49,9 +54,21 @@ export async function scanContext(root: string, ignore: IgnoreLike | undefined):
     });
   }
   entries.set('', { rel: '', type: 'dir', abs: root, mode: 0o755, size: 0, mtimeNs: 0n, ino: 0n });
-  await walk(root, '', entries, ignore, root);
+  const skip = new Set(exclude.map((p) => path.relative(root, p)).filter((rel) => rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)).map((rel) => rel.split(path.sep).join('/')));
+  await walk(root, '', entries, skip.size === 0 ? ignore : withExclusions(ignore, skip), root);
   const paths = [...entries.keys()].filter((p) => p !== '').sort();
   return { root, entries, paths };
+}
+
+function withExclusions(ignore: IgnoreLike | undefined, skip: ReadonlySet<string>): IgnoreLike {
+  const excluded = (rel: string): boolean => {
+    for (const s of skip) if (rel === s || rel.startsWith(s + '/')) return true;
+    return false;
+  };
+  return {
+    ignores: (rel, isDir) => excluded(rel) || (ignore?.ignores(rel, isDir) ?? false),
+    canSkipDir: (rel) => excluded(rel) || (ignore?.canSkipDir?.(rel) ?? true),
+  };
 }
 
 async function walk(root: string, relDir: string, out: Map<string, ContextEntry>, ignore: IgnoreLike | undefined, ctxRoot: string): Promise<void> {
