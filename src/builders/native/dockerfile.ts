@@ -1,7 +1,7 @@
 /**
  * Dockerfile parsing as Docker does it today: BuildKit's Dockerfile frontend
- * (moby/buildkit frontend/dockerfile/parser, .../instructions, .../dockerfile2llb).
- * Followed rules, with the places they come from:
+ * (moby/buildkit frontend/dockerfile/parser, .../instructions, .../dockerfile2llb), checked
+ * against BuildKit v0.34 by running both on the same files. Followed rules:
  *
  * - Parser directives (`# escape=`, `# syntax=`, `# check=`) are only read at the very top: the
  *   first line that is not a directive (an instruction, another comment, a blank line) ends them.
@@ -13,17 +13,21 @@
  *   them. Unknown flags are errors, as are flags on instructions that take none (except where
  *   BuildKit never checks: STOPSIGNAL, ARG, HEALTHCHECK NONE).
  * - RUN, CMD, ENTRYPOINT, SHELL, COPY, ADD, VOLUME and HEALTHCHECK CMD take a JSON array of
- *   strings ("exec form"). Text that fails to decode as JSON is the shell form (so
+ *   strings ("exec form"). Text that is not exactly a JSON array is the shell form (so
  *   `ENTRYPOINT ['bash']` runs `/bin/sh -c "['bash']"`); ferry warns when it looks meant as JSON.
  *   A JSON array holding something other than strings is an error, as in Docker.
- * - Heredocs (`<<EOF`) in RUN, COPY and ADD are refused with DOCKERFILE_HEREDOC.
+ * - Heredocs (`<<EOF`, `<< EOF`, `<<-EOF`, `<<"EOF"` in RUN, COPY and ADD) are found and their
+ *   bodies read as BuildKit does, then refused with DOCKERFILE_HEREDOC.
  * - Variables are expanded at build time, not here (see StageScope and shell-words.ts), in the
  *   instructions Docker expands: ADD COPY ENV EXPOSE FROM LABEL STOPSIGNAL USER VOLUME WORKDIR,
- *   and ARG defaults; never in RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK or ONBUILD.
+ *   and ARG defaults; never in RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK or ONBUILD. A variable in
+ *   COPY --from is an error, as in Docker.
  * - ARGs before the first FROM are global: visible in FROM lines only, and inside a stage only
  *   after `ARG NAME` redeclares them.
  * - Stage names are lowercased and must match ^[a-z][a-z0-9-_.]*$. FROM can name an earlier
  *   stage; COPY --from can name a stage (case-insensitively), give its index, or name an image.
+ *   Where BuildKit only warns about a repeated stage name (and uses the last one), ferry refuses
+ *   it with DOCKERFILE_DUPLICATE_STAGE, since which stage is meant is then a guess.
  *
  * Errors are FerryErrors with exit code 65 and `where` set to "<file>:<line>". Warnings are
  * returned, never printed.
@@ -78,7 +82,7 @@ export interface CopyInstruction extends InstructionBase {
   dest: string;
   /** Written as a JSON array. */
   json: boolean;
-  /** `--from`: stage name, stage index or image. Docker does not expand variables here. */
+  /** `--from`: stage name, stage index or image. Variables are refused here, as Docker refuses them. */
   from?: string;
   chown?: string;
   chmod?: string;
@@ -349,6 +353,8 @@ interface RawNode {
   child?: RawNode;
   /** HEALTHCHECK's type word (CMD/NONE). */
   healthType?: string;
+  /** The first heredoc word (`<<EOF`) on the line, refused in pass 2 where Docker reports errors. */
+  heredoc?: string;
   line: number;
   endLine: number;
 }
@@ -418,7 +424,7 @@ function parseLines(text: string, file: string, warnings: ParseWarning[]): Lines
     if (l === undefined) return undefined;
     idx++;
     if (Buffer.byteLength(l, 'utf8') + 1 > MAX_LINE_BYTES) {
-      throw fail('DOCKERFILE_SYNTAX', `line ${currentLine + 1} is longer than the ${MAX_LINE_BYTES - 1} bytes Docker accepts`, `${file}:${currentLine + 1}`, [
+      throw fail('DOCKERFILE_SYNTAX', `line ${idx} is longer than the ${MAX_LINE_BYTES - 1} bytes Docker accepts`, `${file}:${idx}`, [
         'split the line with the escape character at the end of each part',
       ]);
     }
@@ -499,7 +505,30 @@ function parseLines(text: string, file: string, warnings: ParseWarning[]): Lines
 
     const ctx: LineContext = { file, escape, warnings, line: startLine };
     const node = nodeFromLine(line, ctx, startLine, currentLine);
-    rejectHeredoc(node, line, ctx);
+    const heredocs = findHeredocs(node, line, ctx);
+    // Read the heredoc bodies as BuildKit does, so that later lines parse as they would there.
+    for (const h of heredocs) {
+      let terminated = false;
+      for (let body = readLine(); body !== undefined; body = readLine()) {
+        currentLine++;
+        let candidate = trimNewline(body);
+        if (h.chomp) candidate = candidate.replace(/^\t+/, '');
+        if (candidate === h.name) {
+          terminated = true;
+          break;
+        }
+      }
+      if (!terminated) {
+        throw fail('DOCKERFILE_HEREDOC', `unterminated heredoc ${h.word} in the instruction at line ${startLine}`, `${file}:${startLine}`, [
+          `end the heredoc with a line holding only ${h.name}, or better, move its content into a file in the build context`,
+          ENGINE_HINT,
+        ]);
+      }
+    }
+    if (heredocs[0] !== undefined) {
+      node.heredoc = heredocs[0].word;
+      node.endLine = currentLine;
+    }
     nodes.push(node);
   }
   return { escape, directives, nodes };
@@ -924,9 +953,16 @@ function maybeJsonToList(rest: string, instruction: string, ctx: LineContext): {
 
 // --- Heredocs -----------------------------------------------------------------------------------
 
-function rejectHeredoc(node: RawNode, line: string, ctx: LineContext): void {
+interface HeredocWord {
+  word: string;
+  name: string;
+  chomp: boolean;
+}
+
+/** The heredocs BuildKit finds on a RUN/COPY/ADD line (ONBUILD's included), in order. */
+function findHeredocs(node: RawNode, line: string, ctx: LineContext): HeredocWord[] {
   const target = node.lower === 'onbuild' && node.child !== undefined ? node.child : node;
-  if (!['run', 'copy', 'add'].includes(target.lower) || target.json || !line.includes('<<')) return;
+  if (!['run', 'copy', 'add'].includes(target.lower) || target.json || !line.includes('<<')) return [];
   let words: string[];
   try {
     // BuildKit ignores lexing errors here: such a line simply has no heredoc.
@@ -934,25 +970,30 @@ function rejectHeredoc(node: RawNode, line: string, ctx: LineContext): void {
   } catch {
     words = [];
   }
+  const out: HeredocWord[] = [];
   for (const word of words) {
     const m = RE_HEREDOC.exec(word);
     const rest = m?.[3];
-    if (rest === undefined || rest === '') continue;
+    if (m === null || rest === undefined || rest === '') continue;
     let names: string[];
     try {
       names = expandWords(rest, {}, { skipUnsetEnv: true });
     } catch (e) {
       throw isFerryError(e) ? withWhere(e, `${ctx.file}:${ctx.line}`) : e;
     }
-    if (names.length !== 1) continue;
-    const kw = target.keyword.toUpperCase();
-    throw fail('DOCKERFILE_HEREDOC', `${kw} at line ${ctx.line} uses a heredoc (${word}), which ferry's native builder does not support`, `${ctx.file}:${ctx.line}`, [
-      kw === 'RUN'
-        ? 'put the script in a file in the build context, COPY it and run it'
-        : 'put the content in a file in the build context and COPY that file',
-      ENGINE_HINT,
-    ]);
+    const name = names[0];
+    if (names.length !== 1 || name === undefined) continue;
+    out.push({ word, name, chomp: m[2] === '-' });
   }
+  return out;
+}
+
+function heredocError(node: RawNode, file: string): FerryError {
+  const kw = (node.lower === 'onbuild' && node.child !== undefined ? node.child.keyword : node.keyword).toUpperCase();
+  return fail('DOCKERFILE_HEREDOC', `${kw} at line ${node.line} uses a heredoc (${node.heredoc ?? '<<'}), which ferry's native builder does not support`, `${file}:${node.line}`, [
+    kw === 'RUN' ? 'put the script in a file in the build context, COPY it and run it' : 'put the content in a file in the build context and COPY that file',
+    ENGINE_HINT,
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1040,6 +1081,13 @@ function base(node: RawNode): InstructionBase {
 }
 
 function parseInstruction(node: RawNode, file: string, warnings: ParseWarning[]): Instruction {
+  const instr = parseInstructionBody(node, file, warnings);
+  // After the instruction's own checks, so that a bad flag on the same line is reported as Docker does.
+  if (node.heredoc !== undefined) throw heredocError(node, file);
+  return instr;
+}
+
+function parseInstructionBody(node: RawNode, file: string, warnings: ParseWarning[]): Instruction {
   const where = `${file}:${node.line}`;
   const args = node.args;
   const b = base(node);
@@ -1451,7 +1499,8 @@ export function platformArgs(opts: { buildPlatform: string; targetPlatform: stri
     ['TARGETOSVERSION', ''],
     ['TARGETARCH', tp.arch],
     ['TARGETVARIANT', tp.variant],
-    ['TARGETSTAGE', opts.targetStage ?? ''],
+    // Left out unless given, so that resolveBuildPlan fills in the stage it selects.
+    ...(opts.targetStage !== undefined ? [['TARGETSTAGE', opts.targetStage] as [string, string]] : []),
   ]);
 }
 
@@ -1571,6 +1620,12 @@ function stageLabel(s: Stage | undefined): string {
 
 function copySourceIn(df: Dockerfile, stages: readonly Stage[], copy: CopyInstruction): CopySource {
   const from = copy.from ?? '';
+  // BuildKit resolves --from before any variable is known, and refuses anything expansion would change.
+  if (expandAt(from, new Map(), df.escapeToken, `${df.file}:${copy.line}`) !== from) {
+    throw fail('DOCKERFILE_FLAG_VALUE', `variable expansion is not supported for --from (${from})`, `${df.file}:${copy.line}`, [
+      'define a stage with FROM ${YOUR_ARG} AS src (global ARGs work in FROM) and use COPY --from=src',
+    ]);
+  }
   if (/^[+-]?[0-9]+$/.test(from) && Number.isSafeInteger(Number(from))) {
     const index = Number(from);
     if (index < 0 || index >= stages.length) {
@@ -1663,7 +1718,11 @@ export class StageScope {
     return new StageScope(opts, m, new Map(m));
   }
 
-  /** A stage on the plan's stages: `FROM builder` inherits builder's variables, ARGs included. */
+  /**
+   * A scope for a stage built on an image or scratch (pass the image's Env), with the plan's
+   * global ARGs and build args. For `FROM <stage>` use that stage's scope.child() instead: Docker
+   * carries the parent stage's ENV and ARG values over.
+   */
   static fromPlan(plan: BuildPlan, imageEnv: readonly string[] = []): StageScope {
     return StageScope.fromImage(imageEnv, {
       globalArgs: plan.globalArgs,
@@ -1725,7 +1784,7 @@ export class StageScope {
         return { ...i, args };
       }
       case 'COPY': {
-        // --from is not expanded (Docker resolves it before any variable is known).
+        // --from is left alone: resolveBuildPlan already refused variables in it.
         const out: CopyInstruction = {
           ...i,
           sources: i.sources.map(x),
@@ -1751,16 +1810,18 @@ export class StageScope {
           ...(i.checksum !== undefined ? { checksum: x(i.checksum) } : {}),
         };
         if (out.checksum !== undefined && out.checksum !== '') {
-          // The checks BuildKit makes when it dispatches ADD --checksum.
+          // The checks BuildKit makes when it dispatches ADD --checksum (digest syntax is checked
+          // for http(s) sources only; a git source takes a commit checksum).
+          const src = out.sources[0] ?? '';
           const why =
             out.sources.length !== 1
               ? "checksum can't be specified for multiple sources"
-              : !/^https?:\/\//.test(out.sources[0] ?? '')
-                ? "checksum can't be specified for non-HTTP(S) sources"
-                : /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(out.checksum)
-                  ? undefined
-                  : `invalid checksum digest format: ${out.checksum}`;
-          if (why !== undefined) throw fail('DOCKERFILE_FLAG_VALUE', why, `${this.file}:${i.line}`, ['use ADD --checksum=sha256:<hex> with a single http(s) source']);
+              : !isRemoteSource(src)
+                ? 'checksum requires HTTP(S) or Git sources'
+                : /^https?:\/\//.test(src) && !/\.git(?:$|[#?])/.test(src) && !/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(out.checksum)
+                  ? `invalid checksum digest format: ${out.checksum}`
+                  : undefined;
+          if (why !== undefined) throw fail('DOCKERFILE_FLAG_VALUE', why, `${this.file}:${i.line}`, ['use ADD --checksum=sha256:<hex> with a single http(s) or git source']);
         }
         return out;
       }
