@@ -276,7 +276,12 @@ export class HttpClient {
   }
 
   private async load(): Promise<{ undici: typeof import('undici'); agent: Agent }> {
-    if (this.undici === undefined) this.undici = await import('undici');
+    if (this.undici === undefined) {
+      // undici is CommonJS: Node gives its exports as named exports, a bundler may give them only
+      // as the default export. Accept both.
+      const mod = (await import('undici')) as typeof import('undici') & { default?: typeof import('undici') };
+      this.undici = mod.default ?? mod;
+    }
     this.agent ??= new this.undici.Agent({
       keepAliveTimeout: 30_000,
       connections: 16,

@@ -95,6 +95,8 @@ export interface BuiltImage {
 
 interface StageResult {
   config: ImageConfig;
+  /** Its variables: a stage built FROM this one inherits its ENV and ARG values. */
+  scope: StageScope;
   layers: BuiltLayer[];
   /** Own COPY layers' entries, for COPY --from this stage. */
   ownEntries: PlannedEntry[][];
@@ -236,7 +238,7 @@ async function buildStage(
   config.created = created;
   config.history = [...(config.history ?? [])];
   const cc: ContainerConfig = { ...(config.config ?? {}) };
-  const scope = StageScope.fromPlan(plan, cc.Env ?? []);
+  const scope = parent !== undefined ? parent.scope.child() : StageScope.fromPlan(plan, cc.Env ?? []);
   const ownEntries: PlannedEntry[][] = [];
   let cmdSetHere = false;
 
@@ -278,7 +280,9 @@ async function buildStage(
         history(i, true);
         break;
       case 'ENTRYPOINT':
-        cc.Entrypoint = commandLine(i, shell);
+        // BuildKit: `ENTRYPOINT []` clears the entrypoint rather than setting an empty one.
+        if (i.json && i.command.length === 0) delete cc.Entrypoint;
+        else cc.Entrypoint = commandLine(i, shell);
         // Docker: an ENTRYPOINT resets a CMD inherited from the base image.
         if (!cmdSetHere) delete cc.Cmd;
         history(i, true);
@@ -372,7 +376,7 @@ async function buildStage(
   config.config = cc;
   config.rootfs = { type: 'layers', diff_ids: layers.map((l) => l.diffId) };
   if (stage.base.kind === 'scratch') Object.assign(config, platformFields(platform));
-  return { config, layers, ownEntries, base, parent };
+  return { config, scope, layers, ownEntries, base, parent };
 }
 
 async function writeCopyLayer(req: NativeBuildRequest, entries: PlannedEntry[], opts: Omit<LayerOptions, 'store'>): Promise<CachedLayerResult> {
@@ -437,7 +441,8 @@ function warnUnusedBuildArgs(plan: BuildPlan, req: NativeBuildRequest): void {
 }
 
 function emptyConfig(platform: Platform): ImageConfig {
-  return { ...platformFields(platform), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+  // BuildKit's config for scratch starts with WorkingDir "/".
+  return { ...platformFields(platform), config: { WorkingDir: '/' }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
 }
 
 function platformFields(p: Platform): Pick<ImageConfig, 'architecture' | 'os'> & { variant?: string } {

@@ -83,8 +83,11 @@ async function walk(root: string, relDir: string, out: Map<string, ContextEntry>
     const ignored = ignore?.ignores(rel, isDir) ?? false;
     if (isDir) {
       if (ignored && (ignore?.canSkipDir?.(rel) ?? true)) continue;
+      const before = out.size;
       if (!ignored) out.set(rel, entryFrom(rel, abs, 'dir', st));
       await walk(root, rel, out, ignore, ctxRoot);
+      // Docker sends an excluded directory anyway when an exception re-includes something in it.
+      if (ignored && out.size > before) out.set(rel, entryFrom(rel, abs, 'dir', st));
       continue;
     }
     if (ignored) continue;
