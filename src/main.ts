@@ -1,6 +1,6 @@
 import { run } from '@oclif/core';
 import { fromOclifError } from './base-command.js';
-import { nearest } from './config/suggest.js';
+import { nearest } from './core/suggest.js';
 import { FerryError } from './core/errors.js';
 import { commands } from './commands/index.js';
 import { errorEnvelope, formatError, printJson, writeStderr } from './ui/output.js';

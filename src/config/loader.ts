@@ -4,7 +4,7 @@ import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node a
 import type { z } from 'zod';
 import { configError } from '../core/errors.js';
 import { ferryConfigSchema, knownKeys, type FerryConfigParsed } from './schema.js';
-import { nearest } from './suggest.js';
+import { nearest } from '../core/suggest.js';
 
 export const DEFAULT_CONFIG_FILE = 'ferry.yaml';
 

@@ -10,6 +10,7 @@
  */
 import { arch as osArch, endianness } from 'node:os';
 import { configError, dataError, usageError, type FerryError } from '../core/errors.js';
+import { nearest } from '../core/suggest.js';
 import type { Platform } from './types.js';
 
 /** ferry's default target: what Lambda, Batch and most clusters run. */
@@ -223,26 +224,6 @@ export function matchPlatform<T extends { platform?: Platform }>(entries: readon
 }
 
 function nearestHint(value: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = editDistance(value.toLowerCase(), k);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = k;
-    }
-  }
-  return best !== undefined && bestDistance <= 2 ? `did you mean ${JSON.stringify(best)}?` : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
+  const best = nearest(value.toLowerCase(), known, { caseSensitive: true, maxDistance: 2 });
+  return best === undefined ? undefined : `did you mean ${JSON.stringify(best)}?`;
 }

@@ -32,6 +32,7 @@
  * Errors are FerryErrors with exit code 65 and `where` set to "<file>:<line>". Warnings are
  * returned, never printed.
  */
+import { nearest } from '../../core/suggest.js';
 import { dataError, type FerryError, isFerryError } from '../../core/errors.js';
 import { type EnvSource, type EscapeToken, expandWord, expandWords, isGoSpace, withWhere } from './shell-words.js';
 
@@ -304,36 +305,9 @@ function fail(code: string, message: string, where: string, suggestions: string[
   return dataError(code, message, { where, suggestions, ...(cause === undefined ? {} : { cause }) });
 }
 
-/** Levenshtein distance, for "did you mean" suggestions. */
-function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0] ?? 0;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j] ?? 0;
-      const cost = a.charAt(i - 1) === b.charAt(j - 1) ? 0 : 1;
-      prev[j] = Math.min((prev[j] ?? 0) + 1, (prev[j - 1] ?? 0) + 1, diag + cost);
-      diag = tmp;
-    }
-  }
-  return prev[b.length] ?? 0;
-}
-
 /** The closest candidate, if it is close enough to be a plausible typo. */
 export function closest(value: string, candidates: readonly string[], caseSensitive = false): string | undefined {
-  const v = caseSensitive ? value : value.toLowerCase();
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const c of candidates) {
-    const d = distance(v, caseSensitive ? c : c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  const limit = Math.max(2, Math.floor(v.length / 3));
-  return bestD > 0 && bestD <= limit ? best : undefined;
+  return nearest(value, candidates, { caseSensitive });
 }
 
 // ---------------------------------------------------------------------------------------------
