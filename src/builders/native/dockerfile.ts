@@ -34,7 +34,7 @@
  */
 import { nearest } from '../../core/suggest.js';
 import { dataError, type FerryError, isFerryError } from '../../core/errors.js';
-import { type EnvSource, type EscapeToken, expandWord, expandWords, isGoSpace, withWhere } from './shell-words.js';
+import { type EnvSource, type EscapeToken, expandWord, expandWords, isGoSpace, trimGo, withWhere } from './shell-words.js';
 
 export type { EnvSource, EscapeToken } from './shell-words.js';
 
@@ -348,15 +348,6 @@ function trimLeftGo(s: string): string {
   const chars = Array.from(s);
   while (i < chars.length && isGoSpace(chars[i] ?? '')) i++;
   return chars.slice(i).join('');
-}
-
-function trimGo(s: string): string {
-  const chars = Array.from(s);
-  let a = 0;
-  let b = chars.length;
-  while (a < b && isGoSpace(chars[a] ?? '')) a++;
-  while (b > a && isGoSpace(chars[b - 1] ?? '')) b--;
-  return chars.slice(a, b).join('');
 }
 
 function continuationRegExp(escape: EscapeToken): RegExp {

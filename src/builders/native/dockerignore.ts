@@ -22,7 +22,7 @@
  * itself part of the context; the walker creates it as the parent of what it keeps.
  */
 import { dataError, type FerryError } from '../../core/errors.js';
-import { isGoSpace } from './shell-words.js';
+import { trimGo } from './shell-words.js';
 
 export interface Pattern {
   /** The pattern as Docker keeps it: cleaned, leading "/" removed, without the "!". */
@@ -66,15 +66,6 @@ export interface DockerignoreOptions {
 
 // ---------------------------------------------------------------------------------------------
 // Reading
-
-function trimGo(s: string): string {
-  const chars = Array.from(s);
-  let a = 0;
-  let b = chars.length;
-  while (a < b && isGoSpace(chars[a] ?? '')) a++;
-  while (b > a && isGoSpace(chars[b - 1] ?? '')) b--;
-  return chars.slice(a, b).join('');
-}
 
 /** Go's path/filepath.Clean on a slash-separated path. */
 export function cleanPath(p: string): string {

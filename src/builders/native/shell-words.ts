@@ -570,3 +570,13 @@ function expandTemplate(template: string, match: string): string {
   }
   return out;
 }
+
+/** Go's strings.TrimSpace: BuildKit trims with Go's notion of white space, not JavaScript's. */
+export function trimGo(s: string): string {
+  const chars = Array.from(s);
+  let a = 0;
+  let b = chars.length;
+  while (a < b && isGoSpace(chars[a] ?? '')) a++;
+  while (b > a && isGoSpace(chars[b - 1] ?? '')) b--;
+  return chars.slice(a, b).join('');
+}
