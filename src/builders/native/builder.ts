@@ -265,8 +265,9 @@ async function buildStage(
         history(i, true);
         break;
       case 'WORKDIR': {
-        const next = path.posix.isAbsolute(i.path) ? i.path : path.posix.join(cc.WorkingDir ?? '/', i.path);
-        cc.WorkingDir = path.posix.normalize(next);
+        // BuildKit (NormalizeWorkdir) joins a relative WORKDIR onto the current one, which cleans
+        // it, and keeps an absolute one as written.
+        cc.WorkingDir = path.posix.isAbsolute(i.path) ? i.path : path.posix.join(cc.WorkingDir ?? '/', i.path);
         history(i, true);
         break;
       }
