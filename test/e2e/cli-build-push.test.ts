@@ -91,6 +91,9 @@ describe('ferry build', () => {
     const result = envelope<BuildJson>(second).result;
     expect(result?.digest).toBe(first.stdout.trim());
     expect(result?.layers.every((l) => l.reused)).toBe(true);
+    const fresh = envelope<BuildJson>(await ferry(['build', '--json', '--no-cache'], { cwd: dir, env: env() })).result;
+    expect(fresh?.digest).toBe(first.stdout.trim());
+    expect(fresh?.layers.some((l) => l.reused)).toBe(false);
   });
 
   it('follows .dockerignore with ! exceptions, writes --output oci:DIR, and reports Dockerfile warnings', async () => {
