@@ -101,11 +101,25 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
     req.onProgress?.({ type: 'blob-done', digest, size, outcome });
   };
 
-  await forEachLimited(layers, req.concurrency ?? client.concurrency, (l) => one(l, 'layer'), req.signal);
-  if (!seen.has(req.config.descriptor.digest)) await one(req.config, 'config');
-
-  // The manifest last, by digest; tags after it, so a tag never names an image with missing parts.
-  const digest = await client.putManifest(repository, digestOf(req.manifest.bytes), req.manifest.bytes, req.manifest.mediaType);
+  const manifestDigest = digestOf(req.manifest.bytes);
+  // A registry accepts a manifest only once it has every blob the manifest names, so a manifest
+  // already there by digest means the whole image is: an unchanged re-push then costs one HEAD
+  // instead of one per blob.
+  const present = await client.headManifest(repository, manifestDigest);
+  let digest = manifestDigest;
+  if (present?.digest === manifestDigest) {
+    for (const b of [...layers, ...(seen.has(req.config.descriptor.digest) ? [] : [req.config])]) {
+      const { digest: d, size } = b.descriptor;
+      stats.skipped++;
+      outcomes.push({ digest: d, size, outcome: 'skipped' });
+      req.onProgress?.({ type: 'blob-done', digest: d, size, outcome: 'skipped' });
+    }
+  } else {
+    await forEachLimited(layers, req.concurrency ?? client.concurrency, (l) => one(l, 'layer'), req.signal);
+    if (!seen.has(req.config.descriptor.digest)) await one(req.config, 'config');
+    // The manifest last, by digest; tags after it, so a tag never names an image with missing parts.
+    digest = await client.putManifest(repository, manifestDigest, req.manifest.bytes, req.manifest.mediaType);
+  }
   req.onProgress?.({ type: 'manifest', digest });
   for (const tag of tags) {
     await client.putManifest(repository, tag, req.manifest.bytes, req.manifest.mediaType);

@@ -184,6 +184,9 @@ describe('ferry push', () => {
     expect(res?.blobs.uploaded).toBe(0);
     expect(res?.bytesUploaded).toBe(0);
     expect(res?.blobs.skipped).toBe(4);
+    // The manifest is there by digest, so no blob is even HEADed: one HEAD and the tag PUT.
+    expect(res?.requests).toBeLessThanOrEqual(3);
+    expect(res?.requests).toBeLessThan(first?.requests ?? 0);
   });
 
   it('gives the same digest from another checkout path and at another time', async () => {
