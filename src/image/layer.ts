@@ -72,6 +72,10 @@ export const LAYER_FORMAT = `ferry-layer/1 tar=ustar+pax gzip=level${GZIP_LEVEL}
 const USTAR_ID_MAX = 0o777777;
 const MTIME_MAX = 0x7fffffff; // tar-stream truncates times to a signed 32-bit integer
 const READ_CHUNK = 1 << 20;
+/** Files up to this size are read whole, ahead of the tar writer. */
+const SMALL_FILE = 256 * 1024;
+/** How many entries ahead small files are read. */
+const AHEAD = 32;
 const TYPE_BITS: Record<LayerEntryType, number> = { file: 0o100000, dir: 0o040000, symlink: 0o120000 };
 const TAR_TYPE: Record<LayerEntryType, 'file' | 'directory' | 'symlink'> = { file: 'file', dir: 'directory', symlink: 'symlink' };
 
@@ -138,8 +142,26 @@ export async function writeLayer(entries: readonly LayerEntry[], opts: LayerOpti
   });
 
   const produce = (async () => {
+    // Small files are read a few dozen ahead, in parallel: one at a time, each open/stat/read/
+    // close is a round trip through libuv's thread pool and a 5,000-file layer spends most of
+    // its time waiting (bench/README.md, one-file-change). Bounded: AHEAD × SMALL_FILE bytes.
+    const ahead = new Map<number, Promise<Buffer>>();
+    const start = (i: number): void => {
+      const e = list[i];
+      if (e?.type !== 'file' || e.size === undefined || e.size > SMALL_FILE) return;
+      const read = readSmallFile(e);
+      read.catch(() => undefined); // awaited in order below; an early failure must not go unhandled
+      ahead.set(i, read);
+    };
     try {
-      for (const e of list) await writeEntry(pack, e, mtime);
+      for (let i = 0; i < AHEAD; i++) start(i);
+      for (const [i, e] of list.entries()) {
+        start(i + AHEAD);
+        const read = ahead.get(i);
+        ahead.delete(i);
+        if (read === undefined) await writeEntry(pack, e, mtime);
+        else await writeSmallFile(pack, e, await read, mtime);
+      }
       pack.finalize();
     } catch (e) {
       pack.destroy(e instanceof Error ? e : new Error(String(e)));
@@ -264,6 +286,54 @@ async function writeFile(pack: tar.Pack, e: NormalizedEntry, fh: FileHandle, mti
   }
   sink.end(null);
   await done;
+}
+
+/** Reads a whole small file, and one byte more to notice that it grew since it was listed. */
+async function readSmallFile(e: NormalizedEntry): Promise<Buffer> {
+  const size = e.size ?? 0;
+  let fh: FileHandle;
+  try {
+    fh = await open(e.source ?? '', 'r');
+  } catch (err) {
+    throw sourceError(e, 'could not be opened', err);
+  }
+  try {
+    const st = await fh.stat().catch((err: unknown) => {
+      throw sourceError(e, 'could not be read', err);
+    });
+    if (!st.isFile()) throw badEntry(e.path, `has source ${e.source ?? ''}, which is not a regular file`);
+    if (st.size !== size) throw changed(e, `its size changed from ${size} to ${st.size} bytes`);
+    const buf = Buffer.allocUnsafe(size + 1);
+    let pos = 0;
+    for (;;) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(buf, pos, size + 1 - pos, pos));
+      } catch (err) {
+        throw sourceError(e, 'could not be read', err);
+      }
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      if (pos > size) throw changed(e, `it grew past the ${size} bytes it had when listed`);
+    }
+    if (pos < size) throw changed(e, `it ended after ${pos} of ${size} bytes`);
+    return buf.subarray(0, size);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+async function writeSmallFile(pack: tar.Pack, e: NormalizedEntry, data: Buffer, mtime: Date): Promise<void> {
+  if (e.sha256 !== undefined) {
+    const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    if (got !== e.sha256) throw changed(e, `its content no longer hashes to ${e.sha256}`);
+  }
+  await new Promise<void>((resolve, reject) => {
+    pack.entry(headerFor(e, mtime, data.byteLength), data, (err) => {
+      if (err) reject(err);
+      else resolve();
+    });
+  });
 }
 
 function drained(s: ReturnType<tar.Pack['entry']>): Promise<void> {

@@ -175,7 +175,8 @@ describe('ferry push', () => {
 
   it('re-pushes an unchanged image with no blob uploads', async () => {
     const dir = await example('hello-busybox', reg.host);
-    const args = ['push', '--json', '--build-arg', `BASE=${base.ref}`];
+    // A repository of its own, so the first push here really uploads.
+    const args = ['push', '--json', '--build-arg', `BASE=${base.ref}`, '--image', `${reg.host}/examples/repush`];
     const first = envelope<PushJson>(await ferry(args, { cwd: dir, env: env() })).result;
     const again = await ferry(args, { cwd: dir, env: env() });
     expect(again.code, again.stderr).toBe(0);
