@@ -51,6 +51,7 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       onProgress: pushProgressPrinter(ctx.reporter),
     });
     const image = `${name.toString()}@${res.digest}`;
+    const report = buildResult(prepared, '');
     ctx.reporter.info(
       `pushed ${image}: ${res.uploaded} uploaded (${formatBytes(res.bytesUploaded)}), ${res.mounted} mounted, ${res.skipped} already there`,
     );
@@ -60,11 +61,11 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       tags: res.tags,
       registry: name.registry,
       repository: name.repository,
-      platform: buildResult(prepared, '').platform,
+      platform: report.platform,
       blobs: { uploaded: res.uploaded, skipped: res.skipped, mounted: res.mounted },
       bytesUploaded: res.bytesUploaded,
       requests: res.requests,
-      layers: buildResult(prepared, '').layers,
+      layers: report.layers,
     };
   } finally {
     await pool.close();
