@@ -1,20 +1,10 @@
 import path from 'node:path';
 import { dataError } from '../../core/errors.js';
+import type { LayerEntry } from '../../image/layer.js';
 import { cleanSource, matchSources, subtree, type BuildContext, type ContextEntry } from './context.js';
 
-/** One entry of a layer to write; the layer writer sorts and tars these. */
-export interface PlannedEntry {
-  path: string; // in-image, posix, no leading slash
-  type: 'file' | 'dir' | 'symlink';
-  mode: number;
-  uid: number;
-  gid: number;
-  source?: string;
-  size?: number;
-  linkname?: string;
-  /** For cache keys: identity of the file on disk, so unchanged files need no re-hash. */
-  stat?: { mtimeNs: bigint; ino: bigint };
-}
+/** One entry of a layer to write (the layer writer sorts, completes and tars these). */
+export type PlannedEntry = LayerEntry;
 
 export interface CopyOptions {
   workdir: string;
@@ -81,7 +71,6 @@ export function planCopy(ctx: BuildContext, sources: string[], dest: string, opt
       mode: e.type === 'symlink' ? 0o777 : (opts.chmod ?? (opts.keepModes === true ? e.mode : normaliseMode(e.mode))),
       uid: owner.uid,
       gid: owner.gid,
-      stat: { mtimeNs: e.mtimeNs, ino: e.ino },
     };
     if (e.type === 'file') {
       entry.source = e.abs;
