@@ -5,9 +5,14 @@ import { z } from 'zod';
  * silently ignored key. Later sections (job, targets) join here as the adapters that read them land.
  */
 
-const hostKey = z
+const HOST_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/;
+const hostKey = z.string().regex(HOST_RE, 'must be a registry host, optionally with a port (e.g. 127.0.0.1:5000)');
+const mirrorTarget = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/, 'must be a registry host, optionally with a port (e.g. 127.0.0.1:5000)');
+  .regex(
+    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/,
+    'must be host[:port][/path], e.g. 127.0.0.1:5000/mirror',
+  );
 
 export const registrySettingsSchema = z
   .strictObject({
@@ -17,6 +22,28 @@ export const registrySettingsSchema = z
       .describe('Talk plain HTTP to this registry. Only for registries on a trusted network (a local test registry).'),
   })
   .describe('Settings for one registry host.');
+
+/**
+ * Host keys are free-form, so `mirrors` sits beside them: a registry cannot be named "mirrors"
+ * (a bare word without a dot or port is not a registry host a push could reach anyway).
+ */
+export const registriesSchema = z
+  .object({
+    mirrors: z
+      .record(hostKey, z.union([mirrorTarget, z.array(mirrorTarget).min(1)]))
+      .optional()
+      .describe(
+        'Read base images of a registry from a mirror first (pull-through caches, air-gapped networks): docker.io: 127.0.0.1:5000/mirror serves docker.io/library/python as 127.0.0.1:5000/mirror/library/python. Falls back to the registry itself when the mirror lacks the image.',
+      ),
+  })
+  .catchall(registrySettingsSchema)
+  .superRefine((value, ctx) => {
+    for (const key of Object.keys(value)) {
+      if (key !== 'mirrors' && !HOST_RE.test(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'must be a registry host, optionally with a port (e.g. 127.0.0.1:5000)' });
+      }
+    }
+  });
 
 export const imageSchema = z
   .strictObject({
@@ -41,7 +68,7 @@ export const ferryConfigSchema = z
     $schema: z.string().optional().describe('Path or URL of this JSON Schema, for editors.'),
     apiVersion: z.literal('ferry/v1').describe('Config format version. Always ferry/v1 for now.'),
     image: imageSchema,
-    registries: z.record(hostKey, registrySettingsSchema).default({}).describe('Per-registry settings, keyed by host[:port].'),
+    registries: registriesSchema.default({}).describe('Per-registry settings, keyed by host[:port], and mirrors.'),
   })
   .describe('ferry.yaml: how to build, push and run one pipeline image.');
 
@@ -55,7 +82,8 @@ export function knownKeys(path: (string | number)[]): string[] {
     node = unwrap(node);
     if (node instanceof z.ZodObject) {
       const shape = node.shape as Record<string, z.ZodType>;
-      const next = shape[String(part)];
+      // Keys beyond the shape (registry hosts) are validated by the object's catchall schema.
+      const next = shape[String(part)] ?? (node.def.catchall as z.ZodType | undefined);
       if (next === undefined) return [];
       node = next;
     } else if (node instanceof z.ZodRecord) {

@@ -118,6 +118,7 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
       registries: pool,
       reporter: ctx.reporter,
       excludeFromContext: [path.join(loaded.dir, '.ferry'), ...(opts.outputDir !== undefined ? [opts.outputDir] : [])],
+      mirrors: loaded.config.registries.mirrors,
     });
     return { loaded, name, pool, cache, built };
   } catch (e) {

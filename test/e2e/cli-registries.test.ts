@@ -157,6 +157,31 @@ describe('images', () => {
     expect(run.stdout.trim(), run.stderr).toBe('v2s2 ok');
   });
 
+  it('reads docker.io base images through registries.mirrors, and says so when the mirror lacks one', async () => {
+    await runChecked('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${base.ref}`, `docker://${open.host}/mirror/library/busybox:1.36`]);
+    const mirrors = `  mirrors:\n    docker.io: ${open.host}/mirror\n`;
+    const dir = await project('FROM busybox:1.36\nCOPY pipeline.sh /app/\nCMD ["/bin/sh", "-c", "echo via mirror"]\n', `${open.host}/team/mirrored`, mirrors);
+    const r = await ferry(['push', '--json'], { cwd: dir, env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`from ${open.host}/mirror/library/busybox`);
+    const res = envelope<PushJson>(r).result;
+    expect(res?.blobs.mounted).toBe(1); // the base layer, mounted from the mirror repository
+    const run = await podmanRun(res?.image ?? '');
+    expect(run.stdout.trim(), run.stderr).toBe('via mirror');
+    const cfg = JSON.parse((await runChecked('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${res?.image ?? ''}`])).stdout) as {
+      annotations: Record<string, string>;
+    };
+    expect(cfg.annotations['org.opencontainers.image.base.name']).toBe('busybox:1.36');
+
+    const missing = await project('FROM busybox:0.0-not-mirrored\nCOPY pipeline.sh /app/\n', `${open.host}/team/mirrored`, mirrors);
+    const m = await ferry(['build', '--json'], { cwd: missing, env: env() });
+    expect(m.code).toBe(65);
+    const e = envelope(m).error;
+    expect(e?.code).toBe('REGISTRY_NOT_FOUND');
+    expect(e?.message).toContain('docker.io itself is unreachable');
+    expect(e?.suggestions.join(' ')).toContain('registries.mirrors');
+  });
+
   it('picks the platform from a multi-platform base index', async () => {
     const dir = await project(`FROM ${multiBase.ref}\nCOPY pipeline.sh /app/\n`, `${open.host}/team/multi`);
     const amd = await ferry(['build', '--json'], { cwd: dir, env: env() });

@@ -262,7 +262,14 @@ function scanSources(sources: readonly SourceText[], root = ROOT): ScanResult {
               if (p !== undefined && leaf.cls.name !== undefined) register({ via: 'new', name: leaf.cls.name.text, file: sf.fileName }, p.index, exits);
             }
           }
-        } else if (collect && ts.isPropertyAssignment(n) && ts.isObjectLiteralExpression(n.parent) && (ts.isIdentifier(n.name) || ts.isStringLiteral(n.name)) && n.name.text === 'code') {
+        } else if (
+          collect &&
+          ts.isPropertyAssignment(n) &&
+          ts.isObjectLiteralExpression(n.parent) &&
+          (ts.isIdentifier(n.name) || ts.isStringLiteral(n.name)) &&
+          n.name.text === 'code' &&
+          !isZodIssue(n.parent)
+        ) {
           for (const leaf of leavesOf(n.initializer)) {
             if (leaf.kind === 'literal') sites.push({ code: leaf.value, at: at(n.initializer), kind: 'property', exits: new Set() });
           }
@@ -275,6 +282,12 @@ function scanSources(sources: readonly SourceText[], root = ROOT): ScanResult {
   for (let i = 0; pass(false); i++) if (i > 20) throw new Error('raiser discovery did not settle');
   pass(true);
   return { sites, raisers: [...raisers.values()] };
+}
+
+/** `ctx.addIssue({ code: 'custom', … })` in a zod refinement: zod's issue vocabulary, not ferry's codes. */
+function isZodIssue(obj: ts.ObjectLiteralExpression): boolean {
+  const call = obj.parent;
+  return ts.isCallExpression(call) && ts.isPropertyAccessExpression(call.expression) && call.expression.name.text === 'addIssue';
 }
 
 function readSources(dir: string): SourceText[] {

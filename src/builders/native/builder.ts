@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Reporter } from '../../core/context.js';
 import { formatBytes, shortDigest } from '../../ui/format.js';
-import { dataError, FerryError } from '../../core/errors.js';
+import { dataError, ExitCode, FerryError } from '../../core/errors.js';
 import { parseImageRef, type ImageRef } from '../../core/image-ref.js';
 import { Digest, type DigestString } from '../../image/digest.js';
 import { encodeJson } from '../../image/json-blob.js';
@@ -65,6 +65,8 @@ export interface NativeBuildRequest {
   reporter: Reporter;
   /** Absolute paths left out of the context: ferry's own output directories. */
   excludeFromContext?: string[];
+  /** registries.mirrors: registry → mirror(s) to read base images from first. */
+  mirrors?: Readonly<Record<string, string | readonly string[]>> | undefined;
 }
 
 /** Where a layer's bytes are: in the local blob store, or still only in a registry. */
@@ -107,6 +109,8 @@ interface StageResult {
 
 interface BaseImage {
   ref: ImageRef;
+  /** Where its manifest and blobs were found (a mirror, or its own registry). */
+  source: ImageSource;
   digest: string;
   config: ImageConfig;
   layers: Descriptor[];
@@ -224,7 +228,7 @@ async function buildStage(
     layers = b.layers.map((d, i) => ({
       descriptor: { mediaType: convertLayerMediaType(d.mediaType, 'oci'), digest: d.digest, size: d.size, ...(d.urls ? { urls: d.urls } : {}) },
       diffId: b.config.rootfs.diff_ids[i] ?? ('' as DigestString),
-      origin: { kind: 'registry', registry: b.ref.registry, repository: b.ref.repository },
+      origin: { kind: 'registry', registry: b.source.registry, repository: b.source.repository },
       built: false,
       reused: false,
       createdBy: `base ${b.ref.familiar()}`,
@@ -347,7 +351,7 @@ async function buildStage(
             source = await stageFs.forStage(src.index, stageChain(r), w);
           } else if (src?.kind === 'image') {
             const b = await resolveBase(src.ref, platform, w, req);
-            source = await stageFs.forImage(b.ref, b.digest, b.layers, w);
+            source = await stageFs.forImage(b.source, b.digest, b.layers, w);
           }
         }
         const entries = planCopy(source, i.sources, i.dest, { workdir: cc.WorkingDir ?? '/', owner, chmod, where: w, keepModes: fromStage });
@@ -397,13 +401,70 @@ function stageChain(r: StageResult): { layers: BuiltLayer[]; ownEntries: Planned
   return { layers: baseLayers, ownEntries: chain.flatMap((c) => c.ownEntries) };
 }
 
+/** Where a base image's bytes are read from: its own registry, or a mirror of it. */
+export interface ImageSource {
+  registry: string;
+  repository: string;
+}
+
+/**
+ * The places to read `ref` from, in order: each mirror configured for its registry
+ * (registries.mirrors: `docker.io: 127.0.0.1:5000/mirror` serves docker.io/library/python as
+ * 127.0.0.1:5000/mirror/library/python), then the registry itself.
+ */
+export function imageSources(ref: ImageRef, mirrors: Readonly<Record<string, string | readonly string[]>> | undefined): ImageSource[] {
+  const configured = mirrors?.[ref.registry];
+  const list = configured === undefined ? [] : typeof configured === 'string' ? [configured] : configured;
+  const out: ImageSource[] = list.map((m) => {
+    const slash = m.indexOf('/');
+    const registry = slash === -1 ? m : m.slice(0, slash);
+    const prefix = slash === -1 ? '' : m.slice(slash + 1).replace(/\/+$/, '');
+    return { registry, repository: prefix === '' ? ref.repository : `${prefix}/${ref.repository}` };
+  });
+  out.push({ registry: ref.registry, repository: ref.repository });
+  return out;
+}
+
+/** A mirror that lacks the image, or cannot be reached, gives way to the next source. */
+function mirrorMiss(e: unknown): boolean {
+  return e instanceof FerryError && (e.code === 'REGISTRY_NOT_FOUND' || e.exitCode === ExitCode.UNAVAILABLE || e.exitCode === ExitCode.TEMPFAIL);
+}
+
 async function resolveBase(refText: string, platform: Platform, where: string, req: NativeBuildRequest): Promise<BaseImage> {
   const ref = parseImageRef(refText, where);
-  const client = req.registries.client(ref.registry);
+  const sources = imageSources(ref, req.mirrors);
+  let mirrorError: FerryError | undefined;
+  for (const [i, source] of sources.entries()) {
+    const isOrigin = i === sources.length - 1;
+    try {
+      return await resolveFrom(ref, source, platform, where, req);
+    } catch (e) {
+      if (isOrigin || !mirrorMiss(e)) {
+        // Offline behind a mirror, the registry's own "unreachable" says less than the mirror's answer.
+        if (isOrigin && mirrorError !== undefined && e instanceof FerryError && e.exitCode === ExitCode.UNAVAILABLE) {
+          throw new FerryError(mirrorError.code, `${mirrorError.message} (and ${ref.registry} itself is unreachable: ${e.message})`, {
+            exitCode: mirrorError.exitCode,
+            where,
+            cause: mirrorError,
+            suggestions: [`push ${ref.familiar()} to the mirror, or check registries.mirrors in ferry.yaml`],
+          });
+        }
+        throw e;
+      }
+      mirrorError ??= e as FerryError;
+      req.reporter.info(`  mirror ${source.registry}/${source.repository} has no ${ref.familiar()} (${(e as FerryError).code}); trying the next source`);
+    }
+  }
+  throw new FerryError('INTERNAL', `no source to resolve ${ref.familiar()} from`);
+}
+
+async function resolveFrom(ref: ImageRef, source: ImageSource, platform: Platform, where: string, req: NativeBuildRequest): Promise<BaseImage> {
+  const client = req.registries.client(source.registry);
   const reference = ref.digest ?? ref.tag ?? 'latest';
-  req.reporter.debug(`resolving ${ref.toString()} for ${formatPlatform(platform)}`);
-  let m = await client.getManifest(ref.repository, reference);
-  let parsed = parseManifestOrIndex(m.bytes, { where: ref.toString(), contentType: m.mediaType });
+  const from = `${source.registry}/${source.repository}`;
+  req.reporter.debug(`resolving ${ref.toString()} for ${formatPlatform(platform)} from ${from}`);
+  let m = await client.getManifest(source.repository, reference);
+  let parsed = parseManifestOrIndex(m.bytes, { where: from, contentType: m.mediaType });
   if (parsed.kind === 'index' || isIndexMediaType(m.mediaType)) {
     if (parsed.kind !== 'index') throw dataError('IMAGE_BAD_MANIFEST', `${ref.toString()} says it is an index but is not`, { where });
     const chosen = matchPlatform(parsed.index.manifests, platform);
@@ -414,14 +475,14 @@ async function resolveBase(refText: string, platform: Platform, where: string, r
         suggestions: ['choose a platform the base image offers with --platform or image.platform, or another base image'],
       });
     }
-    m = await client.getManifest(ref.repository, chosen.digest);
-    parsed = parseManifestOrIndex(m.bytes, { where: `${ref.toString()}@${chosen.digest}`, contentType: m.mediaType });
+    m = await client.getManifest(source.repository, chosen.digest);
+    parsed = parseManifestOrIndex(m.bytes, { where: `${from}@${chosen.digest}`, contentType: m.mediaType });
     if (parsed.kind !== 'manifest') throw dataError('IMAGE_BAD_MANIFEST', `${ref.toString()}: an index entry is itself an index`, { where });
   }
   const manifest = parsed.manifest;
-  const stream = await client.getBlob(ref.repository, manifest.config);
+  const stream = await client.getBlob(source.repository, manifest.config);
   const configBytes = await readLimited(stream, MAX_CONFIG_BYTES);
-  const config = parseImageConfig(configBytes, { where: `${ref.toString()} config` });
+  const config = parseImageConfig(configBytes, { where: `${from} config` });
   const got = configPlatform(config);
   if (got.os !== platform.os || got.architecture !== platform.architecture) {
     throw dataError('BASE_PLATFORM_MISMATCH', `${ref.familiar()} is ${formatPlatform(got)}, not ${formatPlatform(platform)}`, {
@@ -429,8 +490,9 @@ async function resolveBase(refText: string, platform: Platform, where: string, r
       suggestions: [`build for ${formatPlatform(got)} with --platform, or use a ${formatPlatform(platform)} (or multi-platform) base image`],
     });
   }
-  req.reporter.info(`  base ${ref.familiar()} → ${m.digest}`);
-  return { ref, digest: m.digest, config, layers: manifest.layers };
+  const via = source.registry === ref.registry && source.repository === ref.repository ? '' : ` (from ${from})`;
+  req.reporter.info(`  base ${ref.familiar()} → ${m.digest}${via}`);
+  return { ref, source, digest: m.digest, config, layers: manifest.layers };
 }
 
 function warnUnusedBuildArgs(plan: BuildPlan, req: NativeBuildRequest): void {

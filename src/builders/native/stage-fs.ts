@@ -6,12 +6,11 @@ import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
 import { dataError } from '../../core/errors.js';
-import type { ImageRef } from '../../core/image-ref.js';
 import { layerCompression } from '../../image/media-types.js';
 import type { Descriptor } from '../../image/types.js';
 import type { BuildContext, ContextEntry } from './context.js';
 import type { PlannedEntry } from './copy.js';
-import type { BuiltLayer, RegistryPool } from './builder.js';
+import type { BuiltLayer, ImageSource, RegistryPool } from './builder.js';
 
 /**
  * The files of another stage or image, for COPY --from. Layers are read from the registry as
@@ -53,12 +52,12 @@ export class StageFs {
     return ctx;
   }
 
-  async forImage(ref: ImageRef, digest: string, layers: Descriptor[], where: string): Promise<BuildContext> {
-    const key = `image:${ref.registry}/${ref.repository}@${digest}`;
+  async forImage(source: ImageSource, digest: string, layers: Descriptor[], where: string): Promise<BuildContext> {
+    const key = `image:${source.registry}/${source.repository}@${digest}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
     const tree = new Map<string, ContextEntry>();
-    for (const d of layers) await this.extract(tree, ref.registry, ref.repository, d, where);
+    for (const d of layers) await this.extract(tree, source.registry, source.repository, d, where);
     const ctx = toContext(tree);
     this.cache.set(key, ctx);
     return ctx;
