@@ -12,3 +12,13 @@ export async function caught(p: Promise<unknown>): Promise<FerryError> {
   expect(err).toBeInstanceOf(FerryError);
   return err as FerryError;
 }
+
+/** What a synchronous function throws, or undefined when it returns. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}

@@ -6,6 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Digest, HashingStream, sha256File } from '../../src/image/digest.js';
+import { thrown } from '../helpers/errors.js';
 
 const HEX64 = 'a'.repeat(64);
 const sink = (): Writable =>
@@ -14,15 +15,6 @@ const sink = (): Writable =>
       cb();
     },
   });
-const thrown = (fn: () => unknown): unknown => {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-};
-
 describe('Digest', () => {
   it('parses sha256 and sha512', () => {
     const d = Digest.parse(`sha256:${HEX64}`);

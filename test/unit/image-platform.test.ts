@@ -10,15 +10,7 @@ import {
   samePlatform,
 } from '../../src/image/platform.js';
 import type { Descriptor, Platform } from '../../src/image/types.js';
-
-const thrown = (fn: () => unknown): unknown => {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-};
+import { thrown } from '../helpers/errors.js';
 
 describe('parsePlatform', () => {
   it.each([

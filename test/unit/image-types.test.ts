@@ -9,19 +9,11 @@ import {
   parseManifestOrIndex,
   validateImageManifest,
 } from '../../src/image/types.js';
+import { thrown } from '../helpers/errors.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
 const D3 = `sha256:${'3'.repeat(64)}`;
-const thrown = (fn: () => unknown): unknown => {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-};
-
 const ociManifest = {
   schemaVersion: 2,
   mediaType: MediaType.OCI_MANIFEST,
