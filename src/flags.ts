@@ -1,5 +1,7 @@
 import { Flags } from '@oclif/core';
-import { usageError } from './core/errors.js';
+import { usageError, type FerryError } from './core/errors.js';
+import type { BuilderKind } from './builders/index.js';
+import type { BuildSecret } from './builders/engine/types.js';
 import type { BuildOptions } from './services/build.js';
 
 /** Flags shared by the commands that read ferry.yaml and build. */
@@ -18,6 +20,19 @@ export const buildFlags = {
   'build-arg': Flags.string({ description: 'Set a Dockerfile ARG (repeatable); wins over image.buildArgs.', multiple: true, helpValue: 'KEY=VALUE' }),
   target: Flags.string({ description: 'Build this Dockerfile stage instead of the last one.', helpValue: 'STAGE' }),
   'no-cache': Flags.boolean({ description: 'Ignore the layer cache (layers are still written to it).' }),
+  builder: Flags.string({
+    description: 'Who builds: auto (native when the Dockerfile allows, else the first usable engine: docker, podman, buildah), native, docker, podman or buildah. Default from image.builder.',
+    options: ['auto', 'native', 'docker', 'podman', 'buildah'],
+    env: 'FERRY_BUILDER',
+    helpValue: 'KIND',
+  }),
+  label: Flags.string({ description: 'Add a label to the image (repeatable); wins over image.labels.', multiple: true, helpValue: 'KEY=VALUE' }),
+  secret: Flags.string({
+    description: 'Give a build secret to RUN --mount=type=secret steps (engine builders; repeatable). Never stored in the image.',
+    multiple: true,
+    helpValue: 'id=ID,src=PATH|id=ID,env=VAR',
+  }),
+  ssh: Flags.string({ description: 'Forward an SSH agent or keys to RUN --mount=type=ssh steps (podman, buildah; repeatable).', multiple: true, helpValue: 'default|ID=PATH' }),
 };
 
 export const registryFlags = {
@@ -28,18 +43,74 @@ export const registryFlags = {
 
 /** `--build-arg KEY=VALUE` (repeatable) as a map; a value without "=" is a usage error. */
 export function parseBuildArgs(items: string[] | undefined): Record<string, string> {
+  return parseKeyValues(items, '--build-arg', 'USAGE_BAD_BUILD_ARG');
+}
+
+/** Repeatable `KEY=VALUE` flag values as a map; a value without "=" is the usage error `code`. */
+export function parseKeyValues(items: string[] | undefined, flag: string, code: string): Record<string, string> {
   const values: Record<string, string> = {};
   for (const item of items ?? []) {
     const eq = item.indexOf('=');
     if (eq <= 0) {
-      throw usageError('USAGE_BAD_BUILD_ARG', `--build-arg ${item} is not KEY=VALUE`, {
-        where: '--build-arg',
-        suggestions: ['write it as --build-arg KEY=VALUE'],
+      throw usageError(code, `${flag} ${item} is not KEY=VALUE`, {
+        where: flag,
+        suggestions: [`write it as ${flag} KEY=VALUE`],
       });
     }
     values[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return values;
+}
+
+/**
+ * `--secret id=ID,src=PATH` or `id=ID,env=VAR` (docker build's syntax; `type=file|env` and
+ * `source=` are accepted too). Only the shape is checked here; the build checks that src exists.
+ */
+export function parseSecrets(items: string[] | undefined): BuildSecret[] {
+  const out: BuildSecret[] = [];
+  const seen = new Set<string>();
+  for (const item of items ?? []) {
+    const fields = new Map<string, string>();
+    for (const part of item.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) throw badSecret(item, `"${part}" is not KEY=VALUE`);
+      const key = part.slice(0, eq).trim();
+      if (!['id', 'src', 'source', 'env', 'type'].includes(key)) throw badSecret(item, `unknown field "${key}"`);
+      fields.set(key === 'source' ? 'src' : key, part.slice(eq + 1));
+    }
+    const type = fields.get('type');
+    if (type !== undefined && type !== 'file' && type !== 'env') throw badSecret(item, `type must be file or env, not "${type}"`);
+    const id = fields.get('id') ?? (type === 'env' ? fields.get('env') : undefined);
+    if (id === undefined || !/^[A-Za-z0-9_.-]+$/.test(id)) throw badSecret(item, 'it needs id=NAME (letters, digits, _ . -)');
+    if (seen.has(id)) throw badSecret(item, `secret id "${id}" is given twice`);
+    seen.add(id);
+    const src = fields.get('src');
+    const env = fields.get('env');
+    if ((src === undefined) === (env === undefined && type !== 'env')) throw badSecret(item, 'give exactly one of src=PATH or env=VAR');
+    out.push(src !== undefined ? { id, src } : { id, env: env ?? id });
+  }
+  return out;
+}
+
+function badSecret(item: string, why: string): FerryError {
+  // The value may name a path or a variable, never the secret itself: safe to show.
+  return usageError('USAGE_BAD_SECRET', `--secret ${item}: ${why}`, {
+    where: '--secret',
+    suggestions: ['write --secret id=NAME,src=PATH (a file) or --secret id=NAME,env=VAR (an environment variable)'],
+  });
+}
+
+/** `--ssh default` (the agent at SSH_AUTH_SOCK) or `--ssh ID=PATH[,PATH…]` (agent sockets or keys). */
+export function parseSsh(items: string[] | undefined): string[] {
+  for (const item of items ?? []) {
+    if (!/^(default|[A-Za-z0-9_.-]+)(=[^=]+)?$/.test(item)) {
+      throw usageError('USAGE_BAD_SSH', `--ssh ${item} is not "default" or ID=PATH[,PATH]`, {
+        where: '--ssh',
+        suggestions: ['write --ssh default (forwards the agent at SSH_AUTH_SOCK) or --ssh ID=PATH'],
+      });
+    }
+  }
+  return [...(items ?? [])];
 }
 
 /** The build options every building command takes, from its parsed flags. */
@@ -52,6 +123,10 @@ export function buildOptions(flags: {
   'insecure-registry'?: string[] | undefined;
   username?: string | undefined;
   'password-stdin': boolean;
+  builder?: string | undefined;
+  label?: string[] | undefined;
+  secret?: string[] | undefined;
+  ssh?: string[] | undefined;
 }): BuildOptions {
   return {
     configPath: flags.config,
@@ -62,5 +137,9 @@ export function buildOptions(flags: {
     insecureRegistries: flags['insecure-registry'],
     username: flags.username,
     passwordStdin: flags['password-stdin'],
+    builder: flags.builder as BuilderKind | undefined,
+    labels: parseKeyValues(flags.label, '--label', 'USAGE_BAD_LABEL'),
+    secrets: parseSecrets(flags.secret),
+    ssh: parseSsh(flags.ssh),
   };
 }

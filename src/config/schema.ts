@@ -60,6 +60,16 @@ export const imageSchema = z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
       .default({})
       .describe('Values for the Dockerfile ARGs; --build-arg overrides these.'),
+    labels: z
+      .record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+      .default({})
+      .describe('Labels added to the image config (like docker build --label); --label overrides these.'),
+    builder: z
+      .enum(['auto', 'native', 'docker', 'podman', 'buildah'])
+      .default('auto')
+      .describe(
+        'Who builds: native (no daemon, no RUN), an engine (docker: a Docker Engine API; podman; buildah), or auto: native when the Dockerfile allows, else the first usable engine (docker, podman, buildah). --builder overrides this.',
+      ),
   })
   .describe('What to build and where it goes.');
 

@@ -17,6 +17,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Output beyond this many bytes per stream is dropped (the run goes on). Default 16 MiB. */
   maxOutputBytes?: number;
+  /** Called with each complete output line as it arrives (engine progress streams through this). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface RunResult {
@@ -59,13 +61,16 @@ export function runProcess(command: string, args: readonly string[], opts: RunOp
       }, opts.timeoutMs);
       timer.unref();
     }
+    const lines = opts.onLine === undefined ? undefined : { stdout: lineSplitter((l) => opts.onLine?.(l, 'stdout')), stderr: lineSplitter((l) => opts.onLine?.(l, 'stderr')) };
     child.stdout.on('data', (b: Buffer) => {
       if (outLen < max) out.push(b.subarray(0, max - outLen));
       outLen += b.length;
+      lines?.stdout.push(b);
     });
     child.stderr.on('data', (b: Buffer) => {
       if (errLen < max) err.push(b.subarray(0, max - errLen));
       errLen += b.length;
+      lines?.stderr.push(b);
     });
     // A program that exits without reading its stdin gives EPIPE; its exit status says what happened.
     child.stdin.on('error', () => undefined);
@@ -93,6 +98,8 @@ export function runProcess(command: string, args: readonly string[], opts: RunOp
       );
     });
     child.on('close', (code, signal) => {
+      lines?.stdout.end();
+      lines?.stderr.end();
       if (timer !== undefined) clearTimeout(timer);
       if (killTimer !== undefined) clearTimeout(killTimer);
       resolve({
@@ -106,6 +113,25 @@ export function runProcess(command: string, args: readonly string[], opts: RunOp
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
+}
+
+/** Cuts a byte stream into lines (without their \n or \r\n); `end` flushes a last partial line. */
+export function lineSplitter(onLine: (line: string) => void): { push(b: Buffer): void; end(): void } {
+  let pending = '';
+  const decoder = new TextDecoder('utf-8');
+  const emit = (text: string): void => {
+    const parts = (pending + text).split('\n');
+    pending = parts.pop() ?? '';
+    for (const p of parts) onLine(p.endsWith('\r') ? p.slice(0, -1) : p);
+  };
+  return {
+    push: (b) => { emit(decoder.decode(b, { stream: true })); },
+    end: () => {
+      emit(decoder.decode());
+      if (pending !== '') onLine(pending);
+      pending = '';
+    },
+  };
 }
 
 /** Like runProcess, but a non-zero exit becomes PROCESS_FAILED with the (redacted) stderr tail. */

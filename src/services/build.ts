@@ -1,8 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunContext } from '../core/context.js';
 import { configError, FerryError, usageError } from '../core/errors.js';
 import { isValidTag, parseImageRef, type ImageRef } from '../core/image-ref.js';
-import { buildNative, type BuiltImage } from '../builders/native/builder.js';
+import type { BuiltImage } from '../builders/native/builder.js';
+import { buildImage, type BuilderKind, type BuildOutcome } from '../builders/index.js';
+import type { BuildSecret } from '../builders/engine/types.js';
 import { formatBytes, shortDigest } from '../ui/format.js';
 import { LayerCache, resolveCacheDir } from '../image/layer-cache.js';
 import { OciLayout } from '../image/oci-layout.js';
@@ -28,6 +31,11 @@ export interface BuildOptions {
   concurrency?: number;
   /** Where build writes its layout: kept out of the context (resolved by buildService). */
   outputDir?: string;
+  /** --builder (FERRY_BUILDER); else image.builder. */
+  builder?: BuilderKind | undefined;
+  labels?: Record<string, string>;
+  secrets?: BuildSecret[];
+  ssh?: string[];
 }
 
 export interface LayerReport {
@@ -44,6 +52,8 @@ export interface LayerReport {
 
 export interface BuildResult {
   digest: string;
+  /** Who built it: native, docker, podman or buildah. */
+  builder: string;
   /** The pinned reference this image will have when pushed (null when image.name is not set). */
   image: string | null;
   layout: string;
@@ -60,7 +70,7 @@ export interface PreparedBuild {
   name: ImageRef | undefined;
   pool: SharedRegistryPool;
   cache: LayerCache;
-  built: BuiltImage;
+  built: BuildOutcome;
 }
 
 export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Promise<PreparedBuild> {
@@ -103,9 +113,19 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
     env: ctx.env,
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
   });
+  const secrets = await checkSecrets(opts.secrets ?? [], ctx);
   const cache = await LayerCache.open(resolveCacheDir(ctx.env, ctx.cwd));
   try {
-    const built = await buildNative({
+    const builder = opts.builder ?? img.builder;
+    const built = await buildImage({
+      builder,
+      builderWhere: opts.builder !== undefined ? '--builder' : `${loaded.file} (image.builder)`,
+      labels: { ...img.labels, ...opts.labels },
+      secrets,
+      ssh: opts.ssh ?? [],
+      insecureRegistries: insecureHosts(loaded.config.registries),
+      env: ctx.env,
+      signal: ctx.signal,
       dockerfile: loaded.dockerfile,
       dockerfileDisplay: displayPath(loaded.dockerfile, ctx.cwd),
       contextDir: loaded.contextDir,
@@ -164,6 +184,7 @@ export function buildResult(p: PreparedBuild, layout: string): BuildResult {
   const { built, name } = p;
   return {
     digest: built.digest,
+    builder: built.builder,
     image: name === undefined ? null : `${name.toString()}@${built.digest}`,
     layout,
     platform: formatPlatform(built.platform),
@@ -231,6 +252,49 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
     });
   }
   return Number(v);
+}
+
+/** Hosts ferry.yaml (or --insecure-registry) marks insecure: engines must know them too. */
+function insecureHosts(registries: LoadedConfig['config']['registries']): string[] {
+  const out: string[] = [];
+  for (const [host, v] of Object.entries(registries)) {
+    if (host === 'mirrors' || Array.isArray(v) || typeof v !== 'object') continue;
+    if ((v as { insecure?: unknown }).insecure === true) out.push(host);
+  }
+  return out;
+}
+
+/** Secret files must be readable and env secrets set; their values are redacted from all output. */
+async function checkSecrets(secrets: BuildSecret[], ctx: RunContext): Promise<BuildSecret[]> {
+  const out: BuildSecret[] = [];
+  for (const s of secrets) {
+    if (s.src !== undefined) {
+      const src = path.resolve(ctx.cwd, s.src);
+      let value: Buffer;
+      try {
+        value = await readFile(src);
+      } catch (e) {
+        throw usageError('USAGE_BAD_SECRET', `--secret id=${s.id}: cannot read ${s.src}`, {
+          where: '--secret',
+          cause: e,
+          suggestions: ['check the src= path of the secret (relative paths are from the current directory)'],
+        });
+      }
+      if (value.byteLength <= 64 * 1024) registerSecret(value.toString('utf8').trim());
+      out.push({ id: s.id, src });
+    } else {
+      const v = ctx.env[s.env ?? s.id];
+      if (v === undefined) {
+        throw usageError('USAGE_BAD_SECRET', `--secret id=${s.id}: the environment variable ${s.env ?? s.id} is not set`, {
+          where: '--secret',
+          suggestions: [`export ${s.env ?? s.id} before building, or give the secret as a file with src=PATH`],
+        });
+      }
+      registerSecret(v);
+      out.push(s);
+    }
+  }
+  return out;
 }
 
 async function readStdin(): Promise<string> {

@@ -132,10 +132,10 @@ describe('ferry build', () => {
     expect(fourth.stdout).toBe(first.stdout);
   });
 
-  it('refuses a Dockerfile with RUN, naming the line and the engine builders', async () => {
+  it('--builder native refuses a Dockerfile with RUN, naming the line and the engine builders', async () => {
     const dir = await example('sql-bundle', '127.0.0.1:1');
     await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY sql/ /sql/\nRUN echo hi\n');
-    const r = await ferry(['build', '--json'], { cwd: dir, env: env() });
+    const r = await ferry(['build', '--json', '--builder', 'native'], { cwd: dir, env: env() });
     expect(r.code).toBe(65);
     const e = envelope(r).error;
     expect(e?.code).toBe('NATIVE_UNSUPPORTED');

@@ -111,6 +111,7 @@ async function imageFromLayers(
   layers: (LayoutBlob & { diffId: string })[],
   platform: LayoutImage['platform'],
   cmd: string[],
+  env: string[] = ['PATH=/bin'],
 ): Promise<LayoutImage> {
   const config = await addJsonBlob(
     layoutDir,
@@ -119,7 +120,7 @@ async function imageFromLayers(
       architecture: platform.architecture,
       os: platform.os,
       ...(platform.variant === undefined ? {} : { variant: platform.variant }),
-      config: { Env: ['PATH=/bin'], Cmd: cmd },
+      config: { Env: env, Cmd: cmd },
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
       history: layers.map(() => ({ created: '1970-01-01T00:00:00Z', created_by: 'ferry test helper' })),
     },
@@ -202,6 +203,51 @@ export async function makeBusyboxLayout(opts: BusyboxLayoutOptions = {}): Promis
   );
   await writeIndexJson(dir, index, tag);
   return { dir, tag, top: index, images: [amd64, arm64] };
+}
+
+/**
+ * A `python:3.x`-style base image for engine builds with no internet: busybox for the shell, plus
+ * this machine's own Debian python3 (the interpreter, the shared libraries it and its extension
+ * modules link, its standard library, and pip), so `RUN pip install -r requirements.txt` and
+ * `python pipeline.py` really run. Tests push it under the name the Dockerfile uses and serve it
+ * through registries.mirrors.
+ */
+export async function makePythonLayout(tag = 'latest'): Promise<TestLayout> {
+  const rootfs = await busyboxRootfs();
+  const version = (await runChecked('/usr/bin/python3', ['-c', 'import sys;print(f"{sys.version_info[0]}.{sys.version_info[1]}")'])).stdout.trim();
+  const stdlib = `/usr/lib/python${version}`;
+  const files = [`/usr/bin/python${version}`, stdlib, '/usr/lib/python3/dist-packages/pip'];
+  // The interpreter's and every extension module's shared libraries, with the loader.
+  const sos = (await runChecked('find', [`${stdlib}/lib-dynload`, '-name', '*.so'])).stdout.split('\n').filter((l) => l !== '');
+  const libs = new Set<string>();
+  for (const bin of [`/usr/bin/python${version}`, ...sos]) {
+    const out = (await runChecked('ldd', [bin])).stdout;
+    for (const m of out.matchAll(/(\/\S+\.so[^\s]*)/g)) if (m[1] !== undefined) libs.add(m[1]);
+  }
+  // From /, with relative names: coreutils 9.1's `cp -a --parents` fails on absolute sources.
+  await runChecked('cp', ['-rL', '--preserve=mode', '--parents', ...[...files, ...libs].map((f) => f.slice(1)), rootfs], { cwd: '/' });
+  // Debian marks its python as externally managed (PEP 668); python:3.x images are not.
+  for (const junk of [`${stdlib}/EXTERNALLY-MANAGED`, `${stdlib}/test`, `${stdlib}/idlelib`, `${stdlib}/tkinter`, `${stdlib}/ensurepip`, `${stdlib}/lib2to3`]) {
+    await runChecked('rm', ['-rf', join(rootfs, junk)]);
+  }
+  await runChecked('find', [rootfs, '-name', '__pycache__', '-type', 'd', '-prune', '-exec', 'rm', '-rf', '{}', '+']);
+  await symlink(`python${version}`, join(rootfs, 'usr', 'bin', 'python3'));
+  await symlink(`python${version}`, join(rootfs, 'usr', 'bin', 'python'));
+  await writeFile(join(rootfs, 'usr', 'bin', 'pip'), '#!/usr/bin/python3\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n');
+  await chmod(join(rootfs, 'usr', 'bin', 'pip'), 0o755);
+  await mkdir(join(rootfs, 'root'), { recursive: true });
+  const dir = await newLayoutDir();
+  const layer = await packLayer(dir, rootfs);
+  const img = await imageFromLayers(dir, [layer], { architecture: 'amd64', os: 'linux' }, ['python3'], ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8']);
+  await writeIndexJson(dir, img.manifest, tag);
+  return { dir, tag, top: img.manifest, images: [img] };
+}
+
+/** Makes the python base image (see makePythonLayout) and pushes it to `reg` as `repository:tag`. */
+export async function makePythonBaseImage(reg: TestRegistry, repository: string, tag: string): Promise<BaseImage> {
+  const layout = await makePythonLayout(tag);
+  const digest = await pushLayout(reg, layout, repository, tag);
+  return { ref: `${reg.host}/${repository}:${tag}`, repository, tag, digest, layout };
 }
 
 /** A small image whose layers hold random bytes (one file per layer), for push tests. */

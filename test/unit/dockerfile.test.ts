@@ -446,7 +446,7 @@ describe('native buildability', () => {
     });
     expect(e.code).toBe('NATIVE_UNSUPPORTED');
     expect(e.where).toBe('Dockerfile:2');
-    expect(e.suggestions.join(' ')).toContain('--builder buildah|podman|docker');
+    expect(e.suggestions.join(' ')).toContain('--builder auto');
     expect(e.details).toMatchObject({ instruction: 'ADD', line: 2 });
   });
 

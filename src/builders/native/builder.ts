@@ -67,6 +67,8 @@ export interface NativeBuildRequest {
   excludeFromContext?: string[];
   /** registries.mirrors: registry → mirror(s) to read base images from first. */
   mirrors?: Readonly<Record<string, string | readonly string[]>> | undefined;
+  /** `--label` / image.labels: added to the final image's labels, as `docker build --label` does. */
+  labels?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Where a layer's bytes are: in the local blob store, or still only in a registry. */
@@ -107,7 +109,7 @@ interface StageResult {
   parent: StageResult | undefined;
 }
 
-interface BaseImage {
+export interface BaseImage {
   ref: ImageRef;
   /** Where its manifest and blobs were found (a mirror, or its own registry). */
   source: ImageSource;
@@ -167,6 +169,9 @@ export async function buildNative(req: NativeBuildRequest): Promise<BuiltImage> 
 
   const final = results.get(plan.target.index);
   if (final === undefined) throw new FerryError('INTERNAL', 'target stage was not built');
+  if (req.labels !== undefined && Object.keys(req.labels).length > 0) {
+    final.config.config = { ...(final.config.config ?? {}), Labels: { ...(final.config.config?.Labels ?? {}), ...req.labels } };
+  }
   const configBytes = encodeJson(final.config);
   const configDigest = Digest.of(configBytes).toString();
   const manifest: ImageManifest = {
@@ -430,7 +435,10 @@ function mirrorMiss(e: unknown): boolean {
   return e instanceof FerryError && (e.code === 'REGISTRY_NOT_FOUND' || e.exitCode === ExitCode.UNAVAILABLE || e.exitCode === ExitCode.TEMPFAIL);
 }
 
-async function resolveBase(refText: string, platform: Platform, where: string, req: NativeBuildRequest): Promise<BaseImage> {
+type ResolveRequest = Pick<NativeBuildRequest, 'mirrors' | 'registries' | 'reporter'>;
+
+/** A base image resolved for a platform: from each mirror in turn, then its own registry. */
+export async function resolveBase(refText: string, platform: Platform, where: string, req: ResolveRequest): Promise<BaseImage> {
   const ref = parseImageRef(refText, where);
   const sources = imageSources(ref, req.mirrors);
   let mirrorError: FerryError | undefined;
@@ -458,7 +466,7 @@ async function resolveBase(refText: string, platform: Platform, where: string, r
   throw new FerryError('INTERNAL', `no source to resolve ${ref.familiar()} from`);
 }
 
-async function resolveFrom(ref: ImageRef, source: ImageSource, platform: Platform, where: string, req: NativeBuildRequest): Promise<BaseImage> {
+async function resolveFrom(ref: ImageRef, source: ImageSource, platform: Platform, where: string, req: ResolveRequest): Promise<BaseImage> {
   const client = req.registries.client(source.registry);
   const reference = ref.digest ?? ref.tag ?? 'latest';
   const from = `${source.registry}/${source.repository}`;

@@ -296,7 +296,7 @@ export const INSTRUCTION_NAMES: readonly InstructionKind[] = [
 ];
 
 const REFERENCE_URL = 'https://docs.docker.com/reference/dockerfile/';
-const ENGINE_HINT = 'build it with an engine builder instead: --builder buildah|podman|docker (coming with engine support)';
+const ENGINE_HINT = 'build it with an engine: --builder auto (the default) picks docker, podman or buildah, or name one with --builder podman';
 
 // ---------------------------------------------------------------------------------------------
 // Errors

@@ -1,0 +1,245 @@
+/**
+ * Choosing a builder and running it. Every builder ends in the same BuiltImage (an OCI manifest,
+ * its config, and layers in ferry's blob store or in a registry), so what comes after (the layout
+ * `ferry build` writes, `ferry push`, `ferry run`) does not depend on who built the image.
+ *
+ * `auto`: the native builder when the Dockerfile allows it (nothing to run), else the first engine
+ * that is actually usable here, in the order docker, podman, buildah.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { dataError, FerryError, unavailableError } from '../core/errors.js';
+import { Digest } from '../image/digest.js';
+import { encodeJson } from '../image/json-blob.js';
+import { convertLayerMediaType, MediaType } from '../image/media-types.js';
+import { formatPlatform } from '../image/platform.js';
+import { configPlatform, type HistoryEntry, type ImageManifest } from '../image/types.js';
+import { buildNative, resolveBase, type BaseImage, type BuiltImage, type BuiltLayer, type NativeBuildRequest } from './native/builder.js';
+import { findNativeBlocker, parseDockerfile, platformArgs, resolveBuildPlan, type BuildPlan, type Dockerfile } from './native/dockerfile.js';
+import { importLayers, readDirTransport, readDockerArchive, type EngineImageFiles } from './engine/import.js';
+import { containersToolEngine } from './engine/containers-tools.js';
+import { ENGINE_KINDS, type BuildSecret, type Engine, type EngineKind, type EngineOutput } from './engine/types.js';
+
+export type BuilderKind = 'auto' | 'native' | EngineKind;
+export const BUILDER_KINDS: readonly BuilderKind[] = ['auto', 'native', ...ENGINE_KINDS];
+
+export interface BuildRequest extends NativeBuildRequest {
+  builder: BuilderKind;
+  /** Where `builder` came from, for messages: "--builder" or "ferry.yaml (image.builder)". */
+  builderWhere: string;
+  labels: Record<string, string>;
+  secrets: BuildSecret[];
+  ssh: string[];
+  insecureRegistries: string[];
+  env: NodeJS.ProcessEnv;
+  signal?: AbortSignal | undefined;
+  /** The engines to consider, by kind (tests give their own; default: the real ones). */
+  engines?: Partial<Record<EngineKind, Engine>>;
+}
+
+export interface BuildOutcome extends BuiltImage {
+  builder: 'native' | EngineKind;
+}
+
+export function defaultEngines(): Record<EngineKind, Engine> {
+  return {
+    docker: lazyDockerEngine(),
+    podman: containersToolEngine('podman'),
+    buildah: containersToolEngine('buildah'),
+  };
+}
+
+export async function buildImage(req: BuildRequest): Promise<BuildOutcome> {
+  const text = await readFile(req.dockerfile, 'utf8').catch((e: unknown) => {
+    throw dataError('DOCKERFILE_NOT_FOUND', `cannot read ${req.dockerfileDisplay}`, {
+      where: req.dockerfileDisplay,
+      cause: e,
+      suggestions: ['check image.dockerfile in ferry.yaml (it is relative to the context)'],
+    });
+  });
+  const df = parseDockerfile(text, { file: req.dockerfileDisplay });
+  const targetPlatform = formatPlatform(req.platform);
+  // Checks the target stage and FROM lines before any engine starts.
+  const plan = resolveBuildPlan(df, {
+    ...(req.target !== undefined ? { target: req.target } : {}),
+    buildArgs: req.buildArgs,
+    builtinArgs: platformArgs({ buildPlatform: targetPlatform, targetPlatform }),
+  });
+  if (req.builder === 'native' || (req.builder === 'auto' && findNativeBlocker(plan) === undefined)) {
+    if (req.secrets.length > 0 || req.ssh.length > 0) {
+      req.reporter.warn('--secret and --ssh are only for RUN steps; this build has none, so they are not used');
+    }
+    return { ...(await buildNative({ ...req, labels: req.labels })), builder: 'native' };
+  }
+  const engines = { ...defaultEngines(), ...req.engines };
+  const engine = req.builder === 'auto' ? await firstUsable(engines, req, plan) : await explicitEngine(engines[req.builder], req);
+  return buildWithEngine(engine, df, plan, req);
+}
+
+async function explicitEngine(engine: Engine, req: BuildRequest): Promise<Engine> {
+  const ok = await engine.available(req.env);
+  if (ok === true) return engine;
+  throw unavailableError('ENGINE_UNAVAILABLE', `the ${engine.kind} builder cannot be used: ${ok}`, {
+    where: req.builderWhere,
+    details: { engine: engine.kind },
+    suggestions: engineHelp(engine.kind),
+  });
+}
+
+async function firstUsable(engines: Record<EngineKind, Engine>, req: BuildRequest, plan: BuildPlan): Promise<Engine> {
+  const tried: string[] = [];
+  for (const kind of ENGINE_KINDS) {
+    const ok = await engines[kind].available(req.env);
+    if (ok === true) return engines[kind];
+    tried.push(`${kind}: ${ok}`);
+    req.reporter.debug(`builder ${kind} not usable: ${ok}`);
+  }
+  const blocker = findNativeBlocker(plan);
+  const why = blocker === undefined ? '' : ` (${blocker.instruction.kind} at ${plan.dockerfile.file}:${blocker.instruction.line})`;
+  throw unavailableError('ENGINE_NOT_FOUND', `this Dockerfile needs a container engine${why}, and none is usable here:\n${tried.map((t) => `    ${t}`).join('\n')}`, {
+    ...(blocker !== undefined ? { where: `${plan.dockerfile.file}:${blocker.instruction.line}` } : {}),
+    details: { tried: ENGINE_KINDS },
+    suggestions: [
+      'install podman or buildah (Debian/Ubuntu: apt-get install podman), or start Docker and check DOCKER_HOST',
+      'or build natively: keep RUN steps out of the Dockerfile (see `ferry config validate`)',
+    ],
+  });
+}
+
+function engineHelp(kind: EngineKind): string[] {
+  switch (kind) {
+    case 'docker':
+      return ['start the Docker Engine, or set DOCKER_HOST to a reachable one (unix:///path/to/docker.sock)', 'or choose another builder: --builder podman|buildah|auto'];
+    case 'podman':
+      return ['install podman (Debian/Ubuntu: apt-get install podman) and check that `podman info` works', 'or choose another builder: --builder buildah|docker|auto'];
+    case 'buildah':
+      return ['install buildah (Debian/Ubuntu: apt-get install buildah) and check that `buildah info` works', 'or choose another builder: --builder podman|docker|auto'];
+  }
+}
+
+async function buildWithEngine(engine: Engine, df: Dockerfile, plan: BuildPlan, req: BuildRequest): Promise<BuildOutcome> {
+  const workDir = await mkdtemp(path.join(req.cache.dir, 'engine-'));
+  try {
+    // The base is resolved first (and in parallel with nothing: it is a few small requests) so
+    // that layers the registry already has are neither compressed nor uploaded again.
+    const base = await engineBase(plan, req);
+    const out = await engine.build({
+      dockerfile: req.dockerfile,
+      dockerfileDisplay: req.dockerfileDisplay,
+      parsed: df,
+      contextDir: req.contextDir,
+      platform: req.platform,
+      buildArgs: req.buildArgs,
+      target: req.target,
+      noCache: req.noCache,
+      labels: req.labels,
+      secrets: req.secrets,
+      ssh: req.ssh,
+      mirrors: req.mirrors,
+      insecureRegistries: req.insecureRegistries,
+      reporter: req.reporter,
+      env: req.env,
+      workDir,
+      signal: req.signal,
+    });
+    const files = await readEngineOutput(out, engine.kind);
+    return { ...(await assemble(files, base, req)), builder: engine.kind };
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function readEngineOutput(out: EngineOutput, kind: EngineKind): Promise<EngineImageFiles> {
+  return out.format === 'dir-transport' ? readDirTransport(out.dir, kind) : readDockerArchive(out.dir, kind);
+}
+
+/**
+ * The registry image the target stage starts from, following stage-on-stage chains. When it cannot
+ * be resolved (an image only the engine has locally, no network), the build goes on without it:
+ * every layer is then taken from the engine.
+ */
+async function engineBase(plan: BuildPlan, req: BuildRequest): Promise<BaseImage | undefined> {
+  let stage = plan.target;
+  for (;;) {
+    if (stage.base.kind === 'scratch') return undefined;
+    if (stage.base.kind === 'image') break;
+    const next = plan.stages[stage.base.index];
+    if (next === undefined) return undefined;
+    stage = next;
+  }
+  try {
+    return await resolveBase(stage.base.ref, req.platform, `${plan.dockerfile.file}:${stage.from.line}`, req);
+  } catch (e) {
+    req.reporter.debug(`base ${stage.base.ref} not resolved in a registry (${e instanceof FerryError ? e.code : String(e)}); all layers come from the engine`);
+    return undefined;
+  }
+}
+
+/** ferry's OCI manifest over the engine's config: base layers by reference, the rest compressed by ferry. */
+async function assemble(files: EngineImageFiles, base: BaseImage | undefined, req: BuildRequest): Promise<BuiltImage> {
+  const baseIds = base?.config.rootfs.diff_ids ?? [];
+  let shared = 0;
+  while (shared < baseIds.length && shared < files.layers.length && baseIds[shared] === files.layers[shared]?.diffId) shared++;
+  const imported = await importLayers(files, req.cache, req.reporter, new Set(files.layers.slice(0, shared).map((l) => l.diffId)));
+  const history = (files.config.history ?? []).filter((h: HistoryEntry) => h.empty_layer !== true);
+  const layers: BuiltLayer[] = files.layers.map((l, i) => {
+    const createdBy = (history[i]?.created_by ?? '').replace(/^\/bin\/sh -c #\(nop\) /, '').trim();
+    if (i < shared && base !== undefined) {
+      const d = base.layers[i];
+      if (d === undefined) throw new FerryError('INTERNAL', 'base layer list shorter than its diff_ids');
+      return {
+        descriptor: { mediaType: convertLayerMediaType(d.mediaType, 'oci'), digest: d.digest, size: d.size },
+        diffId: l.diffId,
+        origin: { kind: 'registry', registry: base.source.registry, repository: base.source.repository },
+        built: false,
+        reused: false,
+        createdBy: `base ${base.ref.familiar()}`,
+      };
+    }
+    const imp = imported[i];
+    if (imp === undefined) throw new FerryError('INTERNAL', `layer ${i} was not imported`);
+    return {
+      descriptor: { mediaType: imp.mediaType, digest: imp.digest, size: imp.size },
+      diffId: imp.diffId,
+      origin: { kind: 'local' },
+      built: true,
+      reused: imp.reused,
+      createdBy,
+    };
+  });
+  await req.cache.save();
+  const configBytes = files.configBytes;
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OCI_MANIFEST,
+    config: { mediaType: MediaType.OCI_CONFIG, digest: Digest.of(configBytes).toString(), size: configBytes.byteLength },
+    layers: layers.map((l) => l.descriptor),
+  };
+  const baseRef = base === undefined || shared === 0 ? null : { name: base.ref.familiar(), digest: base.digest };
+  if (baseRef !== null) {
+    manifest.annotations = { 'org.opencontainers.image.base.name': baseRef.name, 'org.opencontainers.image.base.digest': baseRef.digest };
+  }
+  const manifestBytes = encodeJson(manifest);
+  return {
+    manifest,
+    manifestBytes,
+    digest: Digest.of(manifestBytes).toString(),
+    config: files.config,
+    configBytes,
+    layers,
+    platform: configPlatform(files.config),
+    base: baseRef,
+    warnings: [],
+  };
+}
+
+/** The docker builder loads the Docker Engine API client only when it is considered. */
+function lazyDockerEngine(): Engine {
+  let loaded: Promise<Engine> | undefined;
+  const get = (): Promise<Engine> => (loaded ??= import('./engine/docker.js').then((m) => m.dockerEngine()));
+  return {
+    kind: 'docker',
+    available: async (env) => (await get()).available(env),
+    build: async (req) => (await get()).build(req),
+  };
+}

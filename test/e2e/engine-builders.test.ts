@@ -1,0 +1,222 @@
+import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runChecked } from '../../src/infra/process.js';
+import { envelope, ferry, REPO_ROOT } from '../helpers/cli.js';
+import { makeBaseImage, makePythonBaseImage } from '../helpers/images.js';
+import { podmanEnv, podmanRun } from '../helpers/podman.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+/**
+ * The engine builders (podman, buildah) against the real programs: the data-pipeline example, whose
+ * `FROM python:3.11-slim` is served by registries.mirrors from a local registry (no internet here),
+ * is built by each engine, pushed by ferry, and run by podman. Bad input: a failing RUN, a missing
+ * engine, a stage that does not exist. Secrets never reach the image.
+ */
+let reg: TestRegistry;
+let work: string;
+let baseEnv: Record<string, string>;
+
+interface BuildJson {
+  digest: string;
+  builder: string;
+  image: string | null;
+  layout: string;
+  layers: { digest: string; source: string; reused: boolean }[];
+}
+interface PushJson {
+  image: string;
+  digest: string;
+  blobs: { uploaded: number; skipped: number; mounted: number };
+  layers: { source: string }[];
+}
+
+const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+  ...baseEnv,
+  FERRY_CACHE_DIR: path.join(work, 'cache'),
+  DOCKER_CONFIG: path.join(work, 'empty-docker-config'),
+  REGISTRY_AUTH_FILE: path.join(work, 'no-auth.json'),
+  // No Docker Engine here: auto must pass over docker and say why.
+  DOCKER_HOST: `unix://${path.join(work, 'no-docker.sock')}`,
+  BUILDAH_ISOLATION: 'chroot',
+  ...extra,
+});
+
+async function project(name: string, opts: { dockerfile?: string } = {}): Promise<string> {
+  const dir = await mkdtemp(path.join(work, 'proj-'));
+  await cp(path.join(REPO_ROOT, 'examples', 'data-pipeline'), dir, { recursive: true });
+  if (opts.dockerfile !== undefined) await writeFile(path.join(dir, 'Dockerfile'), opts.dockerfile);
+  await writeFile(
+    path.join(dir, 'ferry.yaml'),
+    `apiVersion: ferry/v1\nimage:\n  name: ${reg.host}/${name}\nregistries:\n  mirrors:\n    docker.io: ${reg.host}/mirror\n  "${reg.host}": {insecure: true}\n`,
+  );
+  return dir;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-engines-'));
+  await mkdir(path.join(work, 'empty-docker-config'));
+  await writeFile(path.join(work, 'no-auth.json'), '{}');
+  baseEnv = await podmanEnv();
+  reg = await startRegistry({ mode: 'open' });
+  await Promise.all([makePythonBaseImage(reg, 'mirror/library/python', '3.11-slim'), makeBaseImage(reg, 'mirror/library/busybox', '1.36')]);
+}, 180_000);
+
+afterAll(async () => {
+  await reg.stop();
+});
+
+describe.each(['podman', 'buildah'])('the %s builder', (engine) => {
+  it('builds the data-pipeline example through the mirror, pushes one OCI manifest, and podman runs it', async () => {
+    const dir = await project(`team/pipeline-${engine}`);
+    const r = await ferry(['push', '--json', '--builder', engine], { cwd: dir, env: env(), timeoutMs: 300_000 });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const res = envelope<PushJson>(r).result;
+    expect(res?.image).toMatch(new RegExp(`^${reg.host}/team/pipeline-${engine}@sha256:[0-9a-f]{64}$`));
+    // The base layer comes from the mirror repository of the same registry: mounted, not uploaded.
+    expect(res?.layers[0]?.source).toBe('base');
+    expect(res?.blobs.mounted).toBe(1);
+    // The engine's progress streamed to stderr, RUN output included.
+    expect(r.stderr).toMatch(/STEP \d+\/\d+: RUN pip install/);
+
+    // One image manifest, no index or attestation (Lambda and others refuse those).
+    const raw = await runChecked('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${res?.image ?? ''}`]);
+    const manifest = JSON.parse(raw.stdout) as { mediaType: string; layers: unknown[] };
+    expect(manifest.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+
+    const ok = await podmanRun(res?.image ?? '');
+    expect(ok.stdout, ok.stderr).toContain('3 trips in data/trips.csv, median distance 3.2 km');
+    expect(ok.code).toBe(0);
+    const failing = await podmanRun(res?.image ?? '', [], { env: { EXIT_CODE: '3' } });
+    expect(failing.code).toBe(3);
+  }, 400_000);
+});
+
+describe('choosing a builder', () => {
+  it('auto passes over an unreachable Docker API and builds with podman; a second build compresses nothing again', async () => {
+    const dir = await project('team/auto');
+    const first = await ferry(['build', '--json'], { cwd: dir, env: env(), timeoutMs: 300_000 });
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    const a = envelope<BuildJson>(first).result;
+    expect(a?.builder).toBe('podman');
+    const second = await ferry(['build', '--json'], { cwd: dir, env: env(), timeoutMs: 300_000 });
+    expect(second.code, second.stderr).toBe(0);
+    const b = envelope<BuildJson>(second).result;
+    // Same engine layers (podman's layer cache) and no new compression (ferry's cache by diff_id).
+    expect(b?.layers.filter((l) => l.source === 'build').every((l) => l.reused)).toBe(true);
+    expect(b?.layers.map((l) => l.digest)).toEqual(a?.layers.map((l) => l.digest));
+  }, 400_000);
+
+  it('native Dockerfiles still build natively under auto, with no engine on PATH', async () => {
+    const dir = await project('team/native', { dockerfile: 'FROM busybox:1.36\nCOPY pipeline.py /app/\n' });
+    const r = await ferry(['build', '--json'], { cwd: dir, env: env({ PATH: '/nonexistent' }) });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(envelope<BuildJson>(r).result?.builder).toBe('native');
+  });
+
+  it('no usable engine: ENGINE_NOT_FOUND (69) naming what was tried and the RUN line', async () => {
+    const dir = await project('team/none');
+    const r = await ferry(['build', '--json'], { cwd: dir, env: env({ PATH: '/nonexistent' }) });
+    expect(r.code).toBe(69);
+    const e = envelope(r).error;
+    expect(e?.code).toBe('ENGINE_NOT_FOUND');
+    expect(e?.where).toBe('Dockerfile:6');
+    expect(e?.message).toMatch(/docker: /);
+    expect(e?.message).toMatch(/podman: podman is not on PATH/);
+    expect(e?.message).toMatch(/buildah: buildah is not on PATH/);
+  });
+
+  it('an explicit engine that is missing: ENGINE_UNAVAILABLE (69) at --builder', async () => {
+    const dir = await project('team/none');
+    const r = await ferry(['build', '--json', '--builder', 'buildah'], { cwd: dir, env: env({ PATH: '/nonexistent' }) });
+    expect(r.code).toBe(69);
+    expect(envelope(r).error).toMatchObject({ code: 'ENGINE_UNAVAILABLE', where: '--builder' });
+  });
+
+  it('image.builder in ferry.yaml is used, and an unknown value is a config error at its line', async () => {
+    const dir = await project('team/cfg');
+    await writeFile(path.join(dir, 'ferry.yaml'), `apiVersion: ferry/v1\nimage:\n  builder: kaniko\n`);
+    const r = await ferry(['build', '--json'], { cwd: dir, env: env() });
+    expect(r.code).toBe(78);
+    expect(envelope(r).error?.where).toMatch(/ferry\.yaml:3:\d+ \(image\.builder\)/);
+  });
+
+  it('an unknown --builder is a usage error (64)', async () => {
+    const r = await ferry(['build', '--json', '--builder', 'kaniko'], { cwd: work, env: env() });
+    expect(r.code).toBe(64);
+  });
+});
+
+describe('engine build errors', () => {
+  it('a failing RUN step: ENGINE_BUILD_FAILED (65) at its Dockerfile line, with the engine\'s own error lines', async () => {
+    const dir = await project('team/fail', { dockerfile: 'FROM busybox:1.36\nWORKDIR /w\nRUN echo "disk full: cannot write /w/out" >&2; exit 3\nCOPY pipeline.py .\n' });
+    const r = await ferry(['build', '--json', '--builder', 'buildah'], { cwd: dir, env: env(), timeoutMs: 300_000 });
+    expect(r.code).toBe(65);
+    const e = envelope(r).error;
+    expect(e?.code).toBe('ENGINE_BUILD_FAILED');
+    expect(e?.where).toBe('Dockerfile:3');
+    expect(e?.message).toContain('disk full: cannot write /w/out');
+    expect(r.stderr).toContain('disk full: cannot write /w/out');
+  }, 300_000);
+
+  it('a multi-stage failure names the line in the right stage (podman)', async () => {
+    const dir = await project('team/fail2', {
+      dockerfile: 'FROM busybox:1.36 AS deps\nRUN echo ok > /ok\n\nFROM deps\nRUN test -f /missing\nCOPY pipeline.py .\n',
+    });
+    const r = await ferry(['build', '--json', '--builder', 'podman'], { cwd: dir, env: env(), timeoutMs: 300_000 });
+    expect(r.code).toBe(65);
+    expect(envelope(r).error).toMatchObject({ code: 'ENGINE_BUILD_FAILED', where: 'Dockerfile:5' });
+  }, 300_000);
+
+  it('a --target stage that does not exist is refused before any engine starts', async () => {
+    const dir = await project('team/target');
+    const r = await ferry(['build', '--json', '--builder', 'buildah', '--target', 'tset'], { cwd: dir, env: env({ PATH: '/nonexistent' }) });
+    expect(r.code).toBe(65);
+    expect(envelope(r).error?.code).toBe('DOCKERFILE_STAGE_NOT_FOUND');
+  });
+});
+
+describe('build secrets', () => {
+  const secret = `s3cr3t-${Math.random().toString(36).slice(2)}-token`;
+
+  it.each(['buildah', 'podman'])('%s: a secret reaches RUN but no layer, config or history, byte for byte', async (engine) => {
+    const dir = await project(`team/secret-${engine}`, {
+      dockerfile: 'FROM busybox:1.36\nRUN --mount=type=secret,id=token wc -c < /run/secrets/token > /token-length && cat /run/secrets/token\nCOPY pipeline.py .\n',
+    });
+    const secretFile = path.join(work, `token-${engine}`);
+    await writeFile(secretFile, secret);
+    const out = path.join(work, `secret-layout-${engine}`);
+    const r = await ferry(['build', '--json', '--builder', engine, '--secret', `id=token,src=${secretFile}`, '--output', `oci:${out}`], {
+      cwd: dir,
+      env: env(),
+      timeoutMs: 300_000,
+    });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    // The RUN step printed it; ferry's output redacts it.
+    expect(r.stderr).not.toContain(secret);
+    expect(r.stdout).not.toContain(secret);
+    const blobs = path.join(out, 'blobs', 'sha256');
+    const needle = Buffer.from(secret);
+    let lengthFileSeen = false;
+    for (const name of await readdir(blobs)) {
+      const bytes = await readFile(path.join(blobs, name));
+      const plain = bytes[0] === 0x1f && bytes[1] === 0x8b ? zlib.gunzipSync(bytes) : bytes;
+      expect(plain.includes(needle), `blob ${name}`).toBe(false);
+      if (plain.includes(Buffer.from('token-length'))) lengthFileSeen = true;
+    }
+    // The RUN did read the secret (the image holds its length, written by RUN).
+    expect(lengthFileSeen).toBe(true);
+  }, 300_000);
+
+  it('a secret file that does not exist, or a malformed --secret, is a usage error (64)', async () => {
+    const dir = await project('team/secret-bad');
+    const missing = await ferry(['build', '--json', '--secret', 'id=token,src=/nonexistent/token'], { cwd: dir, env: env() });
+    expect(missing.code).toBe(64);
+    expect(envelope(missing).error).toMatchObject({ code: 'USAGE_BAD_SECRET', where: '--secret' });
+    const bad = await ferry(['build', '--json', '--secret', 'token'], { cwd: dir, env: env() });
+    expect(bad.code).toBe(64);
+    expect(envelope(bad).error?.code).toBe('USAGE_BAD_SECRET');
+  });
+});
