@@ -6,7 +6,7 @@
  * `auto`: the native builder when the Dockerfile allows it (nothing to run), else the first engine
  * that is actually usable here, in the order docker, podman, buildah.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dataError, FerryError, unavailableError } from '../core/errors.js';
 import { Digest } from '../image/digest.js';
@@ -18,6 +18,7 @@ import { buildNative, resolveBase, type BaseImage, type BuiltImage, type BuiltLa
 import { findNativeBlocker, parseDockerfile, platformArgs, resolveBuildPlan, type BuildPlan, type Dockerfile } from './native/dockerfile.js';
 import { importLayers, readDirTransport, readDockerArchive, type EngineImageFiles } from './engine/import.js';
 import { containersToolEngine } from './engine/containers-tools.js';
+import { lookupLocalPrefix, lookupRegistryPrefix, placeholderRef, planHybrid, prefixKey, storeLocalPrefix, type HybridSplit, type PrefixImage } from './hybrid.js';
 import { ENGINE_KINDS, type BuildSecret, type Engine, type EngineKind, type EngineOutput } from './engine/types.js';
 
 export type BuilderKind = 'auto' | 'native' | EngineKind;
@@ -35,10 +36,26 @@ export interface BuildRequest extends NativeBuildRequest {
   signal?: AbortSignal | undefined;
   /** The engines to consider, by kind (tests give their own; default: the real ones). */
   engines?: Partial<Record<EngineKind, Engine>>;
+  /** image.name: where a hybrid build looks for (and `ferry push` tags) its prefix. */
+  prefixRepo?: { registry: string; repository: string } | undefined;
+  /** Absolute paths left out of the context (ferry's own output). */
+  excludeFromContext?: string[];
+}
+
+export interface HybridInfo {
+  /** The prefix's content hash; the registry tag is ferry-prefix-<key>. */
+  key: string;
+  /** Where the prefix came from: ferry's cache, the registry, or the engine that built it now. */
+  source: 'cache' | 'registry' | EngineKind;
+  /** The Dockerfile line the prefix ends on. */
+  line: number;
+  /** Its manifest and config, for `ferry push` to tag it (absent when it came from the registry). */
+  image?: { manifestBytes: Buffer; configBytes: Buffer; layerCount: number };
 }
 
 export interface BuildOutcome extends BuiltImage {
-  builder: 'native' | EngineKind;
+  builder: 'native' | 'hybrid' | EngineKind;
+  hybrid?: HybridInfo;
 }
 
 export function defaultEngines(): Record<EngineKind, Engine> {
@@ -72,8 +89,90 @@ export async function buildImage(req: BuildRequest): Promise<BuildOutcome> {
     return { ...(await buildNative({ ...req, labels: req.labels })), builder: 'native' };
   }
   const engines = { ...defaultEngines(), ...req.engines };
+  if (req.builder === 'auto') {
+    const split = planHybrid(plan, text);
+    if (split !== undefined) return buildHybrid(split, plan, engines, req);
+  }
   const engine = req.builder === 'auto' ? await firstUsable(engines, req, plan) : await explicitEngine(engines[req.builder], req);
   return buildWithEngine(engine, df, plan, req);
+}
+
+/**
+ * The prefix from ferry's cache, the registry, or an engine; then the suffix natively on top.
+ * With a prefix found, no engine is even looked for.
+ */
+async function buildHybrid(split: HybridSplit, plan: BuildPlan, engines: Record<EngineKind, Engine>, req: BuildRequest): Promise<BuildOutcome> {
+  const file = plan.dockerfile.file;
+  const key = await prefixKey({
+    split,
+    plan,
+    contextDir: req.contextDir,
+    excludeFromContext: req.excludeFromContext ?? [],
+    platform: req.platform,
+    buildArgs: req.buildArgs,
+    secretIds: req.secrets.map((s) => s.id),
+    cache: req.cache,
+    registries: req.registries,
+    mirrors: req.mirrors,
+    reporter: req.reporter,
+  });
+  req.reporter.info(`hybrid build: ${file} up to line ${split.last.line} is the prefix ${key.slice(0, 12)}; the rest is applied natively`);
+  let prefix: PrefixImage | undefined;
+  let source: HybridInfo['source'] = 'cache';
+  if (!req.noCache) prefix = await lookupLocalPrefix(req.cache, key);
+  if (prefix === undefined && !req.noCache && req.prefixRepo !== undefined) {
+    const base = await lookupRegistryPrefix(key, req.prefixRepo, req.platform, req.registries, req.reporter);
+    if (base !== undefined) {
+      prefix = { base, manifestBytes: Buffer.alloc(0), configBytes: Buffer.alloc(0) };
+      source = 'registry';
+    }
+  }
+  if (prefix === undefined) {
+    const engine = await firstUsable(engines, req, plan);
+    const workDir = await mkdtemp(path.join(req.cache.dir, 'prefix-'));
+    try {
+      const prefixFile = path.join(workDir, 'Dockerfile.prefix');
+      await writeFile(prefixFile, split.prefixText);
+      const prefixDf = parseDockerfile(split.prefixText, { file });
+      const prefixPlan = resolveBuildPlan(prefixDf, {
+        ...(req.target !== undefined ? { target: req.target } : {}),
+        buildArgs: req.buildArgs,
+        builtinArgs: platformArgs({ buildPlatform: formatPlatform(req.platform), targetPlatform: formatPlatform(req.platform) }),
+      });
+      // Labels are the final image's: applied natively at the end, they stay out of the prefix.
+      const built = await buildWithEngine(engine, prefixDf, prefixPlan, { ...req, dockerfile: prefixFile, labels: {} });
+      prefix = await storeLocalPrefix(req.cache, key, built);
+      source = engine.kind;
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  } else {
+    req.reporter.info(`  prefix ${key.slice(0, 12)} found in ${source === 'registry' ? `${req.prefixRepo?.registry ?? ''}/${req.prefixRepo?.repository ?? ''}` : "ferry's cache"}: no engine needed`);
+  }
+  const workDir = await mkdtemp(path.join(req.cache.dir, 'suffix-'));
+  try {
+    const placeholder = placeholderRef(key);
+    const suffixFile = path.join(workDir, 'Dockerfile.suffix');
+    await writeFile(suffixFile, split.suffixText(placeholder));
+    const built = await buildNative({
+      ...req,
+      dockerfile: suffixFile,
+      target: undefined,
+      baseOverrides: new Map([[placeholder, prefix.base]]),
+    });
+    return {
+      ...built,
+      builder: 'hybrid',
+      hybrid: {
+        key,
+        source,
+        line: split.last.line,
+        ...(source !== 'registry' ? { image: { manifestBytes: prefix.manifestBytes, configBytes: prefix.configBytes, layerCount: prefix.base.layers.length } } : {}),
+      },
+    };
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
 }
 
 async function explicitEngine(engine: Engine, req: BuildRequest): Promise<Engine> {

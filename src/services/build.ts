@@ -52,8 +52,10 @@ export interface LayerReport {
 
 export interface BuildResult {
   digest: string;
-  /** Who built it: native, docker, podman or buildah. */
+  /** Who built it: native, docker, podman, buildah, or hybrid (an engine-built prefix, the rest native). */
   builder: string;
+  /** For a hybrid build: the prefix's hash, the line it ends on, and where it came from (cache, registry, or the engine that built it). */
+  prefix?: { key: string; line: number; source: string };
   /** The pinned reference this image will have when pushed (null when image.name is not set). */
   image: string | null;
   layout: string;
@@ -126,6 +128,7 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
       insecureRegistries: insecureHosts(loaded.config.registries),
       env: ctx.env,
       signal: ctx.signal,
+      prefixRepo: name === undefined ? undefined : { registry: name.registry, repository: name.repository },
       dockerfile: loaded.dockerfile,
       dockerfileDisplay: displayPath(loaded.dockerfile, ctx.cwd),
       contextDir: loaded.contextDir,
@@ -185,6 +188,7 @@ export function buildResult(p: PreparedBuild, layout: string): BuildResult {
   return {
     digest: built.digest,
     builder: built.builder,
+    ...(built.hybrid !== undefined ? { prefix: { key: built.hybrid.key, line: built.hybrid.line, source: built.hybrid.source } } : {}),
     image: name === undefined ? null : `${name.toString()}@${built.digest}`,
     layout,
     platform: formatPlatform(built.platform),

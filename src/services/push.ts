@@ -18,6 +18,8 @@ export interface PushResult {
   /** HTTP requests to registries during the push (token requests included). */
   requests: number;
   layers: LayerReport[];
+  /** Hybrid builds: the prefix (see BuildResult.prefix) and the tag it was pushed under. */
+  prefix?: { key: string; line: number; source: string; tag?: string };
 }
 
 export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<PushResult> {
@@ -50,6 +52,26 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       concurrency: client.concurrency,
       onProgress: pushProgressPrinter(ctx.reporter),
     });
+    // A hybrid build's prefix is tagged next to the image, so a fresh runner with an empty cache
+    // and no engine finds it. Its layers are the image's first layers: only its config is new.
+    let prefixTagged: string | undefined;
+    const h = built.hybrid;
+    if (h?.image !== undefined && h.image.manifestBytes.byteLength > 0) {
+      const { parseImageManifest } = await import('../image/types.js');
+      const { prefixTag } = await import('../builders/hybrid.js');
+      const pm = parseImageManifest(h.image.manifestBytes);
+      await pushImage({
+        client,
+        repository: name.repository,
+        manifest: { bytes: h.image.manifestBytes, mediaType: pm.mediaType ?? 'application/vnd.oci.image.manifest.v1+json' },
+        config: { descriptor: { ...pm.config }, origin: { kind: 'bytes', bytes: h.image.configBytes } },
+        layers: built.layers.slice(0, h.image.layerCount).map(blobOf),
+        tags: [prefixTag(h.key)],
+        concurrency: client.concurrency,
+      });
+      prefixTagged = `${name.toString()}:${prefixTag(h.key)}`;
+      ctx.reporter.info(`tagged the build prefix as ${prefixTagged}`);
+    }
     const image = `${name.toString()}@${res.digest}`;
     const report = buildResult(prepared, '');
     ctx.reporter.info(
@@ -66,6 +88,7 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       bytesUploaded: res.bytesUploaded,
       requests: res.requests,
       layers: report.layers,
+      ...(report.prefix !== undefined ? { prefix: { ...report.prefix, ...(prefixTagged !== undefined ? { tag: prefixTagged } : {}) } } : {}),
     };
   } finally {
     await pool.close();

@@ -67,6 +67,11 @@ export interface NativeBuildRequest {
   excludeFromContext?: string[];
   /** registries.mirrors: registry → mirror(s) to read base images from first. */
   mirrors?: Readonly<Record<string, string | readonly string[]>> | undefined;
+  /**
+   * Images to use instead of resolving a FROM (keyed by the reference as written): a hybrid build's
+   * prefix, which may live in the local cache rather than in a registry.
+   */
+  baseOverrides?: ReadonlyMap<string, BaseImage> | undefined;
   /** `--label` / image.labels: added to the final image's labels, as `docker build --label` does. */
   labels?: Readonly<Record<string, string>> | undefined;
 }
@@ -111,6 +116,12 @@ interface StageResult {
 
 export interface BaseImage {
   ref: ImageRef;
+  /** Per layer, where it is, when not all in `source` (a hybrid prefix: some local, some in a registry). */
+  origins?: LayerOrigin[];
+  /** Per layer, whether this build made it (a hybrid prefix's engine layers) rather than a base image. */
+  built?: boolean[];
+  /** What to report as the image's base instead of this image (a hybrid prefix reports the real base). */
+  reportAs?: { name: string; digest: string } | null;
   /** Where its manifest and blobs were found (a mirror, or its own registry). */
   source: ImageSource;
   digest: string;
@@ -227,16 +238,17 @@ async function buildStage(
     layers = [...parent.layers];
     base = parent.base;
   } else {
-    const b = await resolveBase(stage.base.ref, platform, where(stage.from), req);
+    const b = req.baseOverrides?.get(stage.base.ref) ?? (await resolveBase(stage.base.ref, platform, where(stage.from), req));
     config = structuredClone(b.config);
-    base = { name: b.ref.familiar(), digest: b.digest };
+    base = b.reportAs !== undefined ? b.reportAs : { name: b.ref.familiar(), digest: b.digest };
+    const history = (b.config.history ?? []).filter((h) => h.empty_layer !== true);
     layers = b.layers.map((d, i) => ({
       descriptor: { mediaType: convertLayerMediaType(d.mediaType, 'oci'), digest: d.digest, size: d.size, ...(d.urls ? { urls: d.urls } : {}) },
       diffId: b.config.rootfs.diff_ids[i] ?? ('' as DigestString),
-      origin: { kind: 'registry', registry: b.source.registry, repository: b.source.repository },
-      built: false,
-      reused: false,
-      createdBy: `base ${b.ref.familiar()}`,
+      origin: b.origins?.[i] ?? { kind: 'registry', registry: b.source.registry, repository: b.source.repository },
+      built: b.built?.[i] ?? false,
+      reused: true,
+      createdBy: b.built?.[i] === true ? (history[i]?.created_by ?? '').replace(/^\/bin\/sh -c (#\(nop\) )?/, '') : `base ${b.ref.familiar()}`,
     }));
     if (b.config.rootfs.diff_ids.length !== b.layers.length) {
       throw dataError('IMAGE_BAD_CONFIG', `base image ${b.ref.familiar()} lists ${b.layers.length} layers but ${b.config.rootfs.diff_ids.length} diff_ids`, {

@@ -1927,6 +1927,11 @@ function blockerFor(i: Instruction, allow: ReadonlySet<NativeFeature>): Omit<Nat
   }
 }
 
+/** Whether this one instruction needs an engine (RUN, ONBUILD, ADD of a URL or archive, ...). */
+export function instructionNeedsEngine(i: Instruction): boolean {
+  return blockerFor(i, new Set()) !== undefined;
+}
+
 /**
  * The first instruction (by line) in the stages the target needs that the native builder cannot
  * build, or undefined when the whole chain is native-buildable. Sources are judged as written;
