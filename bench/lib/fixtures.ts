@@ -64,7 +64,7 @@ export class Buildah {
   }
 
   /** `buildah bud` of a context dir (its Dockerfile), tagged `tag`. */
-  bud(contextDir: string, tag: string, opts: { layers: boolean }): Promise<Measured> {
+  bud(contextDir: string, tag: string, opts: { layers: boolean; noCache?: boolean; env?: Record<string, string> }): Promise<Measured> {
     return runOk('buildah', [
       ...this.storage,
       'bud',
@@ -72,13 +72,14 @@ export class Buildah {
       'chroot',
       '--tls-verify=false',
       `--layers=${String(opts.layers)}`,
+      ...(opts.noCache === true ? ['--no-cache'] : []),
       '--quiet',
       '-f',
       path.join(contextDir, 'Dockerfile'),
       '-t',
       tag,
       contextDir,
-    ]);
+    ], opts.env === undefined ? {} : { env: opts.env });
   }
 
   /** `buildah push` to a registry over plain HTTP (gzip layers, as ferry). */
