@@ -14,7 +14,7 @@ import { encodeJson } from '../image/json-blob.js';
 import { convertLayerMediaType, MediaType } from '../image/media-types.js';
 import { formatPlatform } from '../image/platform.js';
 import { configPlatform, type HistoryEntry, type ImageManifest } from '../image/types.js';
-import { buildNative, resolveBase, type BaseImage, type BuiltImage, type BuiltLayer, type NativeBuildRequest } from './native/builder.js';
+import { buildNative, resolveBase, warnUnusedBuildArgs, type BaseImage, type BuiltImage, type BuiltLayer, type NativeBuildRequest } from './native/builder.js';
 import { findNativeBlocker, parseDockerfile, platformArgs, resolveBuildPlan, type BuildPlan, type Dockerfile } from './native/dockerfile.js';
 import { importLayers, readDirTransport, readDockerArchive, type EngineImageFiles } from './engine/import.js';
 import { containersToolEngine } from './engine/containers-tools.js';
@@ -91,7 +91,10 @@ export async function buildImage(req: BuildRequest): Promise<BuildOutcome> {
   const engines = { ...defaultEngines(), ...req.engines };
   if (req.builder === 'auto') {
     const split = planHybrid(plan, text);
-    if (split !== undefined) return buildHybrid(split, plan, engines, req);
+    if (split !== undefined) {
+      warnUnusedBuildArgs(plan, req);
+      return buildHybrid(split, plan, engines, req);
+    }
   }
   const engine = req.builder === 'auto' ? await firstUsable(engines, req, plan) : await explicitEngine(engines[req.builder], req);
   return buildWithEngine(engine, df, plan, req);
@@ -159,6 +162,7 @@ async function buildHybrid(split: HybridSplit, plan: BuildPlan, engines: Record<
       dockerfile: suffixFile,
       target: undefined,
       baseOverrides: new Map([[placeholder, prefix.base]]),
+      warnUnusedArgs: false,
     });
     return {
       ...built,

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunContext } from '../core/context.js';
 import { configError, FerryError, usageError } from '../core/errors.js';
@@ -116,6 +116,7 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
   });
   const secrets = await checkSecrets(opts.secrets ?? [], ctx);
+  const ssh = await checkSsh(opts.ssh ?? [], ctx);
   const cache = await LayerCache.open(resolveCacheDir(ctx.env, ctx.cwd));
   try {
     const builder = opts.builder ?? img.builder;
@@ -124,7 +125,7 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
       builderWhere: opts.builder !== undefined ? '--builder' : `${loaded.file} (image.builder)`,
       labels: { ...img.labels, ...opts.labels },
       secrets,
-      ssh: opts.ssh ?? [],
+      ssh,
       insecureRegistries: insecureHosts(loaded.config.registries),
       env: ctx.env,
       signal: ctx.signal,
@@ -264,6 +265,38 @@ function insecureHosts(registries: LoadedConfig['config']['registries']): string
   for (const [host, v] of Object.entries(registries)) {
     if (host === 'mirrors' || Array.isArray(v) || typeof v !== 'object') continue;
     if ((v as { insecure?: unknown }).insecure === true) out.push(host);
+  }
+  return out;
+}
+
+/** `--ssh default` needs an agent (SSH_AUTH_SOCK); `--ssh ID=PATH,…` needs the paths to exist. */
+async function checkSsh(items: string[], ctx: RunContext): Promise<string[]> {
+  const out: string[] = [];
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq < 0) {
+      if (ctx.env['SSH_AUTH_SOCK'] === undefined || ctx.env['SSH_AUTH_SOCK'] === '') {
+        throw usageError('USAGE_BAD_SSH', `--ssh ${item} forwards the SSH agent, but SSH_AUTH_SOCK is not set`, {
+          where: '--ssh',
+          suggestions: ['start an agent and add your key (eval "$(ssh-agent)"; ssh-add), or give the key: --ssh default=~/.ssh/id_ed25519'],
+        });
+      }
+      out.push(item);
+      continue;
+    }
+    const paths = item.slice(eq + 1).split(',').map((p) => path.resolve(ctx.cwd, p));
+    for (const p of paths) {
+      try {
+        await access(p);
+      } catch (e) {
+        throw usageError('USAGE_BAD_SSH', `--ssh ${item}: ${p} does not exist`, {
+          where: '--ssh',
+          cause: e,
+          suggestions: ['give an agent socket or a private key file that exists'],
+        });
+      }
+    }
+    out.push(`${item.slice(0, eq)}=${paths.join(',')}`);
   }
   return out;
 }

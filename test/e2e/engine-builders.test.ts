@@ -227,4 +227,27 @@ describe('build secrets', () => {
     expect(bad.code).toBe(64);
     expect(envelope(bad).error?.code).toBe('USAGE_BAD_SECRET');
   });
+
+  it('--ssh default forwards the SSH agent to RUN --mount=type=ssh (buildah); without an agent it is a usage error', async () => {
+    const sock = path.join(work, 'agent.sock');
+    const agent = await runChecked('ssh-agent', ['-a', sock]);
+    const pid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1];
+    try {
+      const key = path.join(work, 'id_test');
+      await runChecked('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+      await runChecked('ssh-add', [key], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+      const dir = await project('team/ssh', {
+        dockerfile: 'FROM busybox:1.36\nRUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo agent-ok > /ssh-ok\nCOPY pipeline.py .\n',
+      });
+      const r = await ferry(['build', '--json', '--builder', 'buildah', '--ssh', 'default'], { cwd: dir, env: env({ SSH_AUTH_SOCK: sock }), timeoutMs: 300_000 });
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const none = await ferry(['build', '--json', '--builder', 'buildah', '--ssh', 'default'], { cwd: dir, env: env({ SSH_AUTH_SOCK: '' }) });
+      expect(none.code).toBe(64);
+      expect(envelope(none).error).toMatchObject({ code: 'USAGE_BAD_SSH', where: '--ssh' });
+      const missing = await ferry(['build', '--json', '--ssh', 'default=/nonexistent/key'], { cwd: dir, env: env() });
+      expect(envelope(missing).error?.code).toBe('USAGE_BAD_SSH');
+    } finally {
+      if (pid !== undefined) process.kill(Number(pid));
+    }
+  }, 300_000);
 });

@@ -72,6 +72,8 @@ export interface NativeBuildRequest {
    * prefix, which may live in the local cache rather than in a registry.
    */
   baseOverrides?: ReadonlyMap<string, BaseImage> | undefined;
+  /** false: the caller judges unused build args itself (a hybrid suffix sees only part of the file). */
+  warnUnusedArgs?: boolean;
   /** `--label` / image.labels: added to the final image's labels, as `docker build --label` does. */
   labels?: Readonly<Record<string, string>> | undefined;
 }
@@ -156,7 +158,7 @@ export async function buildNative(req: NativeBuildRequest): Promise<BuiltImage> 
     builtinArgs: platformArgs({ buildPlatform: targetPlatform, targetPlatform }),
   });
   assertNativeBuildable(plan);
-  warnUnusedBuildArgs(plan, req);
+  if (req.warnUnusedArgs !== false) warnUnusedBuildArgs(plan, req);
 
   const ignoreFile = path.join(req.contextDir, '.dockerignore');
   const ignoreText = await readFile(ignoreFile, 'utf8').catch(() => undefined);
@@ -515,7 +517,7 @@ async function resolveFrom(ref: ImageRef, source: ImageSource, platform: Platfor
   return { ref, source, digest: m.digest, config, layers: manifest.layers };
 }
 
-function warnUnusedBuildArgs(plan: BuildPlan, req: NativeBuildRequest): void {
+export function warnUnusedBuildArgs(plan: BuildPlan, req: Pick<NativeBuildRequest, 'buildArgs' | 'reporter' | 'dockerfileDisplay'>): void {
   const declared = new Set<string>();
   for (const meta of plan.dockerfile.metaArgs) for (const a of meta.args) declared.add(a.key);
   for (const s of plan.required) for (const i of s.instructions) if (i.kind === 'ARG') for (const a of i.args) declared.add(a.key);
