@@ -8,7 +8,9 @@ import { loadConfig, type ConfigOverrides, type LoadedConfig } from '../config/l
 
 export interface ValidateResult {
   file: string;
-  image: { name: string | null; platform: string; context: string; dockerfile: string; tags: string[] };
+  image: { name: string | null; platform: string; context: string; dockerfile: string; tags: string[]; builder: string };
+  /** The Dockerfile has a step only an engine can build (RUN, ...). */
+  needsEngine: boolean;
   registries: string[];
 }
 
@@ -50,12 +52,20 @@ export async function validateConfig(opts: { configPath?: string | undefined }, 
   const df = parseDockerfile(await readFile(loaded.dockerfile, 'utf8'), { file: display });
   for (const w of df.warnings) ctx.reporter.warn(`${display}:${w.line}: ${w.message}`);
   const blocker = findNativeBlocker(resolveBuildPlan(df, { buildArgs: img.buildArgs }));
+  if (blocker !== undefined && img.builder === 'native') {
+    // image.builder: native can never build this Dockerfile: that is a configuration error.
+    throw configError('CONFIG_BUILDER_CANNOT_BUILD', `image.builder is native, but ${display}:${blocker.instruction.line} has ${blocker.instruction.kind}: ${blocker.reason}`, {
+      where: `${loaded.file} (image.builder)`,
+      suggestions: ['set image.builder to auto (or an engine: docker, podman, buildah)', ...blocker.suggestions.slice(0, 1)],
+    });
+  }
   if (blocker !== undefined) {
-    ctx.reporter.warn(`${display}:${blocker.instruction.line}: ${blocker.instruction.kind} needs an engine builder: ${blocker.reason}`);
+    ctx.reporter.info(`${display}:${blocker.instruction.line}: ${blocker.instruction.kind} needs an engine (${img.builder === 'auto' ? 'auto picks one' : img.builder})`);
   }
   return {
     file: loaded.file,
-    image: { name: img.name ?? null, platform: img.platform, context: loaded.contextDir, dockerfile: loaded.dockerfile, tags: img.tags },
+    image: { name: img.name ?? null, platform: img.platform, context: loaded.contextDir, dockerfile: loaded.dockerfile, tags: img.tags, builder: img.builder },
+    needsEngine: blocker !== undefined,
     registries: Object.keys(loaded.config.registries),
   };
 }

@@ -238,13 +238,19 @@ describe('output contract', () => {
     expect(e?.suggestions.join(' ')).toContain('"platform"');
   });
 
-  it('validates the Dockerfile too: syntax errors fail, engine-only steps warn', async () => {
+  it('validates the Dockerfile too: syntax errors fail, engine-only steps are reported (an error with image.builder: native)', async () => {
     const dir = await mkdtemp(path.join(work, 'validate-'));
     await writeFile(path.join(dir, 'ferry.yaml'), 'apiVersion: ferry/v1\nimage: {name: a/b}\n');
     await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nRUN make\n');
     const ok = await ferry(['config', 'validate', '--json'], { cwd: dir });
     expect(ok.code, ok.stderr).toBe(0);
-    expect(envelope(ok).warnings?.join(' ')).toMatch(/Dockerfile:2: RUN needs an engine builder/);
+    expect(envelope<{ needsEngine: boolean }>(ok).result?.needsEngine).toBe(true);
+    expect(ok.stderr).toMatch(/Dockerfile:2: RUN needs an engine/);
+    await writeFile(path.join(dir, 'ferry.yaml'), 'apiVersion: ferry/v1\nimage: {name: a/b, builder: native}\n');
+    const native = await ferry(['config', 'validate', '--json'], { cwd: dir });
+    expect(native.code).toBe(78);
+    expect(envelope(native).error).toMatchObject({ code: 'CONFIG_BUILDER_CANNOT_BUILD' });
+    expect(envelope(native).error?.where).toMatch(/ferry\.yaml \(image\.builder\)$/);
     await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n');
     const bad = await ferry(['config', 'validate', '--json'], { cwd: dir });
     expect(bad.code).toBe(65);
