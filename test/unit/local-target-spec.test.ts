@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/core/errors.js';
 import { parseCpu, parseDuration, parseMemory } from '../../src/core/quantities.js';
 import { bindString, parseEnvFile, parseEnvItem, parsePublish, parseVolume, publishString, type Origin } from '../../src/targets/local/spec.js';
-import { podmanCreateArgs } from '../../src/targets/local/podman.js';
+import { envFileText, podmanCreateArgs } from '../../src/targets/local/podman.js';
 import { containerSpec } from '../../src/targets/local/docker.js';
 import { thrown } from '../helpers/errors.js';
 
@@ -151,6 +151,11 @@ describe('what the engines are asked', () => {
       spec.image, 'echo hi',
     ]);
     expect(podmanCreateArgs({ ...spec, command: [] })).toContain('');
+    // with an env file, values stay off the command line (the process list), except multi-line ones
+    const withFile = podmanCreateArgs({ ...spec, env: [['SECRET', 's3cr3t'], ['LINES', 'a\nb']] }, '/tmp/x/env');
+    expect(withFile.join(' ')).not.toContain('s3cr3t');
+    expect(withFile).toEqual(expect.arrayContaining(['--env-file', '/tmp/x/env', '--env', 'LINES=a\nb']));
+    expect(envFileText([['SECRET', ' s3cr3t "q" '], ['LINES', 'a\nb']])).toBe('SECRET= s3cr3t "q" \n');
   });
 
   it('the Engine API container body', () => {

@@ -104,7 +104,16 @@ async function runContainer(client: DockerClient, spec: ContainerRun, io: RunIo,
       .catch((e: unknown) => {
         if (!logsAbort.signal.aborted) reporter.warn(`the container's output was cut short: ${e instanceof Error ? e.message : String(e)}`);
       });
-    await client.waitContainer(id);
+    // Wait for the end, and also look every second: one run in the test suite saw podman 4.3's
+    // API miss a quick container's end, leaving a wait (or a log stream) open for good.
+    const waitAbort = new AbortController();
+    await Promise.race([
+      client.waitContainer(id, waitAbort.signal).catch((e: unknown) => {
+        if (!waitAbort.signal.aborted) throw e;
+      }),
+      untilStopped(client, id, waitAbort.signal),
+    ]);
+    waitAbort.abort();
     // The output ends when the container does; a stream the engine keeps open is not waited on.
     const grace = setTimeout(() => {
       logsAbort.abort();
@@ -123,5 +132,14 @@ async function runContainer(client: DockerClient, spec: ContainerRun, io: RunIo,
     await client.removeContainer(id, { force: true }).catch((e: unknown) => {
       reporter.warn(`could not remove container ${spec.name}: ${e instanceof Error ? e.message : String(e)}`);
     });
+  }
+}
+
+async function untilStopped(client: DockerClient, id: string, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (signal.aborted) return;
+    const state = await client.inspectContainer(id);
+    if (state === undefined || !state.running) return;
   }
 }

@@ -5,10 +5,13 @@
  * exit code comes from the container's state rather than from podman's own exit status (125-127
  * are podman's errors).
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Reporter } from '../../core/context.js';
 import { dataError, FerryError } from '../../core/errors.js';
-import { runChecked, runProcess, startProcess } from '../../infra/process.js';
+import { runChecked, runProcess, startProcess, type RunResult } from '../../infra/process.js';
 import { bindString, publishString } from './spec.js';
 import { STOP_GRACE_SECONDS, type ContainerOutcome, type ContainerRun, type LocalEngine, type RunIo } from './engine.js';
 
@@ -33,11 +36,17 @@ export function podmanEngine(version: string, env: NodeJS.ProcessEnv, reporter: 
   };
 }
 
-/** `podman create` arguments for a run (also what `ferry plan` would print one day). */
-export function podmanCreateArgs(spec: ContainerRun): string[] {
+/**
+ * `podman create` arguments for a run. With `envFile`, the environment goes in that file (written by
+ * the caller from envFileText), not on the command line, where any user of the machine could read
+ * it in the process list; only values with a line break, which the file format cannot hold, stay
+ * as arguments.
+ */
+export function podmanCreateArgs(spec: ContainerRun, envFile?: string): string[] {
   const a = ['create', '--name', spec.name, '--pull=never'];
   for (const [k, v] of Object.entries(spec.labels)) a.push('--label', `${k}=${v}`);
-  for (const [k, v] of spec.env) a.push('--env', `${k}=${v}`);
+  if (envFile !== undefined) a.push('--env-file', envFile);
+  for (const [k, v] of spec.env) if (envFile === undefined || /[\r\n]/.test(v)) a.push('--env', `${k}=${v}`);
   for (const v of spec.volumes) a.push('--volume', bindString(v));
   for (const p of spec.ports) a.push('--publish', publishString(p));
   if (spec.network !== undefined) a.push('--network', spec.network);
@@ -52,8 +61,28 @@ export function podmanCreateArgs(spec: ContainerRun): string[] {
   return a;
 }
 
+/** podman's --env-file format is docker's: KEY=VALUE, taken literally, one per line. */
+export function envFileText(env: readonly [string, string][]): string {
+  return env
+    .filter(([, v]) => !/[\r\n]/.test(v))
+    .map(([k, v]) => `${k}=${v}\n`)
+    .join('');
+}
+
+async function createContainer(spec: ContainerRun, env: NodeJS.ProcessEnv): Promise<RunResult> {
+  if (spec.env.length === 0) return runProcess(PODMAN, podmanCreateArgs(spec), { env });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-env-'));
+  try {
+    const file = path.join(dir, 'env');
+    await writeFile(file, envFileText(spec.env), { mode: 0o600 });
+    return await runProcess(PODMAN, podmanCreateArgs(spec, file), { env });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function runContainer(spec: ContainerRun, io: RunIo, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<ContainerOutcome> {
-  const created = await runProcess(PODMAN, podmanCreateArgs(spec), { env });
+  const created = await createContainer(spec, env);
   if (created.code !== 0) {
     throw dataError('ENGINE_REJECTED', `podman could not create the container: ${tail(created.stderr)}`, {
       details: { engine: 'podman' },
