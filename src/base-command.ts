@@ -24,6 +24,13 @@ export abstract class FerryCommand<R> extends Command {
   protected abstract exec(): Promise<R>;
   /** The plain stdout text for a person or a shell script ("" for none). */
   protected abstract human(result: R): string;
+  /**
+   * The exit status of a successful command: 0, except for commands that run an image, which exit
+   * with the run's own exit code (also the envelope's `status`).
+   */
+  protected exitStatus(_result: R): number {
+    return 0;
+  }
 
   private flagBefore(name: string): boolean {
     const end = this.argv.indexOf('--');
@@ -59,12 +66,14 @@ export abstract class FerryCommand<R> extends Command {
   public async run(): Promise<void> {
     try {
       const result = await this.exec();
+      const status = this.exitStatus(result);
       if (this.jsonMode) {
-        printJson(successEnvelope(result, this.warnings));
+        printJson({ ...successEnvelope(result, this.warnings), status });
       } else {
         const text = this.human(result);
         if (text !== '') writeStdout(text.endsWith('\n') ? text : text + '\n');
       }
+      if (status !== 0) process.exitCode = status;
     } catch (e) {
       const err = fromOclifError(e);
       if (this.jsonMode) printJson(errorEnvelope(err));

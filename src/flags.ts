@@ -143,3 +143,71 @@ export function buildOptions(flags: {
     ssh: parseSsh(flags.ssh),
   };
 }
+
+/** Flags of the commands that run the image on a local engine (`run`, `deploy`). */
+export const runFlags = {
+  entrypoint: Flags.string({ description: "Replace the image's ENTRYPOINT (and job.command) with this program; \"\" clears it.", helpValue: 'PROGRAM' }),
+  env: Flags.string({
+    char: 'e',
+    description: "Set an environment variable in the container (repeatable); KEY alone passes on ferry's own value of KEY. Wins over --env-file and job.env.",
+    multiple: true,
+    helpValue: 'KEY=VALUE',
+  }),
+  'env-file': Flags.string({ description: "Read environment variables from a file of KEY=VALUE lines, docker's --env-file format (repeatable).", multiple: true, helpValue: 'FILE' }),
+  volume: Flags.string({
+    char: 'v',
+    description: 'Bind-mount a host path (or a named volume) into the container (repeatable); a relative SRC is relative to the current folder and must exist.',
+    multiple: true,
+    helpValue: 'SRC:DST[:ro]',
+  }),
+  publish: Flags.string({ char: 'p', description: 'Publish a container port on the host (repeatable).', multiple: true, helpValue: '[IP:][HOST:]CONTAINER[/PROTO]' }),
+  network: Flags.string({ description: 'Network mode or network name (bridge, host, none, or a network the engine has).', helpValue: 'NETWORK' }),
+  workdir: Flags.string({ char: 'w', description: 'Working directory in the container (absolute).', helpValue: 'DIR' }),
+  user: Flags.string({ char: 'u', description: 'Run as this user: UID[:GID] or a name from the image.', helpValue: 'USER' }),
+  engine: Flags.string({
+    description: 'Which engine runs the container: auto (a reachable Docker Engine API, else podman), docker (DOCKER_HOST, docker contexts, /var/run/docker.sock) or podman (the podman CLI).',
+    options: ['auto', 'docker', 'podman'],
+    helpValue: 'ENGINE',
+  }),
+};
+
+/** The run options from parsed `runFlags`. */
+export function runOptions(flags: {
+  entrypoint?: string | undefined;
+  env?: string[] | undefined;
+  'env-file'?: string[] | undefined;
+  volume?: string[] | undefined;
+  publish?: string[] | undefined;
+  network?: string | undefined;
+  workdir?: string | undefined;
+  user?: string | undefined;
+  engine?: string | undefined;
+}): {
+  entrypoint: string | undefined;
+  env: string[] | undefined;
+  envFiles: string[] | undefined;
+  volumes: string[] | undefined;
+  publish: string[] | undefined;
+  network: string | undefined;
+  workdir: string | undefined;
+  user: string | undefined;
+  engine: 'auto' | 'docker' | 'podman' | undefined;
+} {
+  return {
+    entrypoint: flags.entrypoint,
+    env: flags.env,
+    envFiles: flags['env-file'],
+    volumes: flags.volume,
+    publish: flags.publish,
+    network: flags.network,
+    workdir: flags.workdir,
+    user: flags.user,
+    engine: flags.engine as 'auto' | 'docker' | 'podman' | undefined,
+  };
+}
+
+/** The arguments after `--` on the command line (they replace the image's CMD). */
+export function argsAfterDashDash(argv: readonly string[]): string[] | undefined {
+  const i = argv.indexOf('--');
+  return i === -1 ? undefined : argv.slice(i + 1);
+}

@@ -10,7 +10,9 @@ export const EXIT_CODES_HELP = `EXIT CODES
   75  temporary failure that persisted after retries: try again later
   77  authentication or permission refused by a registry or cloud
   78  configuration error: ferry.yaml, credentials setup
-  A run that fails (later: ferry run, ferry deploy) exits with the run's own exit code.`;
+  ferry run and ferry deploy exit with the container's own exit code once it has
+  run (ferry's own failures print Error [CODE]; with --json, an error envelope),
+  and 130/143 after Ctrl-C/SIGTERM (the container is stopped and removed).`;
 
 export default class FerryHelp extends Help {
   protected override async showRootHelp(): Promise<void> {

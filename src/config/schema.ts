@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { CPU_HELP, DURATION_HELP, MEMORY_HELP, parseCpu, parseDuration, parseMemory } from '../core/quantities.js';
+import { targetSchemas, TARGET_TYPES } from '../targets/index.js';
 
 /**
  * The schema of ferry.yaml. Objects are strict so a typo is an error with a suggestion rather than a
- * silently ignored key. Later sections (job, targets) join here as the adapters that read them land.
+ * silently ignored key. `targets.<name>` is a union of the adapters' own schemas (src/targets/).
  */
 
 const HOST_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/;
@@ -73,12 +75,76 @@ export const imageSchema = z
   })
   .describe('What to build and where it goes.');
 
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * What to run, the same for every target (local engine, AWS Batch, Kubernetes Job, Lambda, Spark,
+ * Cloud Run), so a pipeline moves between them by changing its target only. The names follow
+ * Kubernetes' container fields (command replaces ENTRYPOINT, args replaces CMD), which Batch and
+ * Cloud Run also use; values use formats every target can take: memory in binary units only
+ * (Mi/Gi: "2G" is decimal in Kubernetes but binary in docker), CPUs as numbers or millicores,
+ * timeouts as durations. Target-specific settings (volumes, queues, namespaces) live in the target.
+ */
+export const jobSchema = z
+  .strictObject({
+    command: z
+      .array(z.string())
+      .optional()
+      .describe("Replaces the image's ENTRYPOINT (and, as in docker, podman and Kubernetes, its CMD too unless args is given). [] clears the ENTRYPOINT."),
+    args: z.array(z.string()).optional().describe("Replaces the image's CMD. Arguments after `ferry run --` win over these."),
+    env: z
+      .record(
+        z.string().regex(ENV_NAME_RE, 'must be an environment variable name: letters, digits and _, not starting with a digit'),
+        z.union([z.string(), z.number(), z.boolean()]).transform(String),
+      )
+      .default({})
+      .describe('Environment variables for the run, added to the image ENV. -e and --env-file win over these.'),
+    resources: z
+      .strictObject({
+        cpu: z
+          .union([z.number(), z.string()])
+          .refine((v) => parseCpu(v) !== undefined, { error: `must be ${CPU_HELP}, more than 0` })
+          .optional()
+          .describe(`The run's CPU limit: ${CPU_HELP}.`),
+        memory: z
+          .union([z.number(), z.string()])
+          .refine((v) => parseMemory(v) !== undefined, { error: `must be ${MEMORY_HELP}` })
+          .optional()
+          .describe(`The run's memory limit: ${MEMORY_HELP}.`),
+      })
+      .optional()
+      .describe('Resource limits (locally: the container limits; elsewhere: what the job requests).'),
+    timeout: z
+      .string()
+      .refine((v) => parseDuration(v) !== undefined, { error: `must be ${DURATION_HELP}` })
+      .optional()
+      .describe(`Stop the run after this long, and fail with RUN_TIMEOUT: ${DURATION_HELP}.`),
+  })
+  .describe('What the image runs, for every target.');
+
+const TARGET_NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
+
+export const targetsSchema = z
+  .record(z.string(), z.discriminatedUnion('type', [...targetSchemas], { error: () => `type must be one of: ${TARGET_TYPES.join(', ')}` }))
+  .superRefine((value, ctx) => {
+    // Names become parts of container, job and function names on the targets: DNS-label-like.
+    // (Checked here rather than as the record's key schema, whose zod message is only "Invalid key".)
+    for (const key of Object.keys(value)) {
+      if (!TARGET_NAME_RE.test(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'must be a target name: lowercase letters, digits and -, starting with a letter, up to 63 characters' });
+      }
+    }
+  })
+  .describe('Where the image runs, by name: `ferry deploy NAME`. With no targets, `ferry deploy` runs on the implicit target "local" (type: local).');
+
 export const ferryConfigSchema = z
   .strictObject({
     $schema: z.string().optional().describe('Path or URL of this JSON Schema, for editors.'),
     apiVersion: z.literal('ferry/v1').describe('Config format version. Always ferry/v1 for now.'),
     image: imageSchema,
     registries: registriesSchema.default({}).describe('Per-registry settings, keyed by host[:port], and mirrors.'),
+    job: jobSchema.default({ env: {} }),
+    targets: targetsSchema.optional(),
   })
   .describe('ferry.yaml: how to build, push and run one pipeline image.');
 
@@ -88,7 +154,7 @@ export type FerryConfigParsed = z.output<typeof ferryConfigSchema>;
 /** Every key path the schema knows, for "did you mean" on typos. */
 export function knownKeys(path: (string | number)[]): string[] {
   let node: z.ZodType = ferryConfigSchema;
-  for (const part of path) {
+  for (const [i, part] of path.entries()) {
     node = unwrap(node);
     if (node instanceof z.ZodObject) {
       const shape = node.shape as Record<string, z.ZodType>;
@@ -100,12 +166,31 @@ export function knownKeys(path: (string | number)[]): string[] {
       node = node.valueType as z.ZodType;
     } else if (node instanceof z.ZodArray) {
       node = node.element as z.ZodType;
+    } else if (node instanceof z.ZodDiscriminatedUnion) {
+      return unionKeys(node, path.slice(i));
     } else {
       return [];
     }
   }
   node = unwrap(node);
+  if (node instanceof z.ZodDiscriminatedUnion) return unionKeys(node, []);
   return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+/** The keys of a union's members (every target type's keys), for "did you mean". */
+function unionKeys(node: z.ZodDiscriminatedUnion, rest: (string | number)[]): string[] {
+  const keys = new Set<string>();
+  for (const option of node.options as z.ZodType[]) {
+    let n: z.ZodType = unwrap(option);
+    for (const part of rest) {
+      if (!(n instanceof z.ZodObject)) return [...keys];
+      const next = (n.shape as Record<string, z.ZodType | undefined>)[String(part)];
+      if (next === undefined) break;
+      n = unwrap(next);
+    }
+    if (n instanceof z.ZodObject) for (const k of Object.keys(n.shape)) keys.add(k);
+  }
+  return [...keys];
 }
 
 function unwrap(node: z.ZodType): z.ZodType {

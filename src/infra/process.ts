@@ -4,12 +4,13 @@
  * bounded, how a missing program is reported, and how a run is stopped.
  */
 import { spawn } from 'node:child_process';
+import { Readable, type Writable } from 'node:stream';
 import { unavailableError, FerryError, ExitCode } from '../core/errors.js';
 import { redact } from './redact.js';
 
 export interface RunOptions {
   /** Written to the program's stdin, which is then closed. Without it stdin is closed at once. */
-  input?: string | Uint8Array;
+  input?: string | Uint8Array | Readable;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Kill the program (SIGTERM, then SIGKILL) after this long. */
@@ -110,7 +111,11 @@ export function runProcess(command: string, args: readonly string[], opts: RunOp
         timedOut,
       });
     });
-    if (opts.input !== undefined) child.stdin.end(opts.input);
+    if (opts.input instanceof Readable) {
+      // A stream that fails (a file gone mid-way) stops the program; its exit status reports it.
+      opts.input.once('error', () => child.stdin.destroy());
+      opts.input.pipe(child.stdin);
+    } else if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
 }
@@ -146,4 +151,63 @@ export async function runChecked(command: string, args: readonly string[], opts:
     );
   }
   return r;
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Where the program's stdout and stderr go as they come (a container's output, streamed). */
+  stdout: Writable;
+  stderr: Writable;
+  /** Also keep the last this-many bytes of stderr, for an error message (default 8 KiB). */
+  keepStderrBytes?: number;
+}
+
+export interface StartedProcess {
+  pid: number | undefined;
+  /** Resolves when the program has exited and its output has been written on. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderrTail: string }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Starts `command args…` with its output streamed to the given writers (not collected), for
+ * programs whose output is the user's, such as `podman start --attach`. stdin is closed. Rejects
+ * `done` with PROCESS_NOT_FOUND / PROCESS_FAILED_TO_START as runProcess does.
+ */
+export function startProcess(command: string, args: readonly string[], opts: StartOptions): StartedProcess {
+  const keep = opts.keepStderrBytes ?? 8192;
+  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let tail = Buffer.alloc(0);
+  child.stdout.pipe(opts.stdout, { end: false });
+  child.stderr.on('data', (b: Buffer) => {
+    opts.stderr.write(b);
+    tail = Buffer.concat([tail, b]);
+    if (tail.length > keep) tail = tail.subarray(tail.length - keep);
+  });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderrTail: string }>((resolve, reject) => {
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') {
+        reject(
+          unavailableError('PROCESS_NOT_FOUND', `program "${command}" was not found on PATH`, {
+            cause: e,
+            details: { command },
+            suggestions: [`install ${command}, or check PATH`],
+          }),
+        );
+        return;
+      }
+      reject(unavailableError('PROCESS_FAILED_TO_START', `could not start "${command}": ${e.message}`, { cause: e, details: { command } }));
+    });
+    child.on('close', (code, signal) => {
+      resolve({ code, signal, stderrTail: redact(tail.toString('utf8')) });
+    });
+  });
+  return {
+    pid: child.pid,
+    done,
+    kill: (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
 }

@@ -109,3 +109,47 @@ describe('config schema', () => {
     expect(schema.properties.image.additionalProperties).toBe(false);
   });
 });
+
+describe('job and targets', () => {
+  it('accepts the job section and local targets, with defaults', () => {
+    const cfg = parseConfigText(
+      [
+        'apiVersion: ferry/v1',
+        'image: {name: a/b}',
+        'job:',
+        '  command: [python, -m, app]',
+        '  args: [--date, "2024-01-01"]',
+        '  env: {LEVEL: debug, N: 3, ON: true}',
+        '  resources: {cpu: "500m", memory: 512Mi}',
+        '  timeout: 1h30m',
+        'targets:',
+        '  local: {type: local}',
+        '  dev:',
+        '    type: local',
+        '    engine: podman',
+        '    volumes: ["./data:/data:ro", "cache:/cache"]',
+        '    ports: [8080, "127.0.0.1:9090:90/udp"]',
+        '    network: none',
+        '    workdir: /app',
+        '    user: "1000:1000"',
+        '    envFiles: [dev.env]',
+      ].join('\n'),
+      'ferry.yaml',
+    );
+    expect(cfg.job).toEqual({ command: ['python', '-m', 'app'], args: ['--date', '2024-01-01'], env: { LEVEL: 'debug', N: '3', ON: 'true' }, resources: { cpu: '500m', memory: '512Mi' }, timeout: '1h30m' });
+    expect(cfg.targets?.['local']).toEqual({ type: 'local', engine: 'auto', volumes: [], ports: [], envFiles: [] });
+    expect(cfg.targets?.['dev']).toMatchObject({ engine: 'podman', ports: ['8080', '127.0.0.1:9090:90/udp'], user: '1000:1000' });
+  });
+
+  it('has an empty job and no targets when the file has none', () => {
+    const cfg = parseConfigText('apiVersion: ferry/v1\nimage: {name: a}\n', 'ferry.yaml');
+    expect(cfg.job).toEqual({ env: {} });
+    expect(cfg.targets).toBeUndefined();
+  });
+
+  it('puts job and the target union in the JSON Schema', () => {
+    const schema = configJsonSchema() as { properties: Record<string, { properties?: Record<string, unknown>; additionalProperties?: unknown }> };
+    expect(Object.keys(schema.properties['job']?.properties ?? {})).toEqual(['command', 'args', 'env', 'resources', 'timeout']);
+    expect(JSON.stringify(schema.properties['targets'])).toContain('"const":"local"');
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * What the local target needs from an engine, whichever it is (the Docker Engine API, or the podman
+ * CLI): does it have an image, load one, run a container to its end. Both implementations follow
+ * the same rules, which exist because of what engines do:
+ *  - the container is never auto-removed: podman 4.3's API reported exit 0 for an auto-removed
+ *    container that exited 3, so the exit code is read (inspect) first, then the container removed;
+ *  - it is removed in every case (exit, start failure, timeout, Ctrl-C);
+ *  - output streams to the given writers as it comes.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { PortSpec, VolumeSpec } from './spec.js';
+
+export type EngineKind = 'docker' | 'podman';
+
+export interface ContainerRun {
+  /** The image ID, sha256:<config digest>: the pin. */
+  image: string;
+  /** A name for the container (ferry-<target>-<random>). */
+  name: string;
+  /** Replaces ENTRYPOINT; [] clears it. */
+  command?: string[];
+  /** Replaces CMD. */
+  args?: string[];
+  env: [string, string][];
+  volumes: VolumeSpec[];
+  ports: PortSpec[];
+  network?: string;
+  workdir?: string;
+  user?: string;
+  memoryBytes?: number;
+  cpus?: number;
+  labels: Record<string, string>;
+}
+
+export interface RunIo {
+  stdout: Writable;
+  stderr: Writable;
+  /** Aborted (reason "SIGINT" or "SIGTERM") to stop and remove the container. */
+  signal?: AbortSignal | undefined;
+  /** Stop the container after this long. */
+  timeoutMs?: number | undefined;
+}
+
+export interface ContainerOutcome {
+  exitCode: number;
+  oomKilled: boolean;
+  timedOut: boolean;
+  /** Why it was stopped early, if it was. */
+  interrupted?: string;
+}
+
+export interface LocalEngine {
+  kind: EngineKind;
+  /** For messages and the result: "unix:///run/docker.sock", "podman 4.3.1". */
+  address: string;
+  hasImage(id: string): Promise<boolean>;
+  /** Load a `docker save` archive. */
+  load(archive: Readable): Promise<void>;
+  run(spec: ContainerRun, io: RunIo): Promise<ContainerOutcome>;
+  close(): Promise<void>;
+}
+
+/** How long a stopped container gets between SIGTERM and SIGKILL (docker's default). */
+export const STOP_GRACE_SECONDS = 10;
