@@ -5,9 +5,10 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecked } from '../../src/infra/process.js';
 import { envelope, ferry, REPO_ROOT } from '../helpers/cli.js';
-import { makeBaseImage, makePythonBaseImage } from '../helpers/images.js';
+import { makeBaseImage, makePythonBaseImage, pushLayout, type BaseImage } from '../helpers/images.js';
 import { podmanEnv, podmanRun } from '../helpers/podman.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { startPodmanService, type PodmanService } from '../helpers/podman-service.js';
 
 /**
  * The engine builders (podman, buildah) against the real programs: the data-pipeline example, whose
@@ -18,6 +19,7 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 let reg: TestRegistry;
 let work: string;
 let baseEnv: Record<string, string>;
+let python: BaseImage;
 
 interface BuildJson {
   digest: string;
@@ -62,7 +64,7 @@ beforeAll(async () => {
   await writeFile(path.join(work, 'no-auth.json'), '{}');
   baseEnv = await podmanEnv();
   reg = await startRegistry({ mode: 'open' });
-  await Promise.all([makePythonBaseImage(reg, 'mirror/library/python', '3.11-slim'), makeBaseImage(reg, 'mirror/library/busybox', '1.36')]);
+  [python] = await Promise.all([makePythonBaseImage(reg, 'mirror/library/python', '3.11-slim'), makeBaseImage(reg, 'mirror/library/busybox', '1.36')]);
 }, 180_000);
 
 afterAll(async () => {
@@ -131,7 +133,7 @@ describe('choosing a builder', () => {
     const e = envelope(r).error;
     expect(e?.code).toBe('ENGINE_NOT_FOUND');
     expect(e?.where).toBe('Dockerfile:6');
-    expect(e?.message).toMatch(/docker: /);
+    expect(e?.message).toMatch(/docker: .*no-docker\.sock/);
     expect(e?.message).toMatch(/podman: podman is not on PATH/);
     expect(e?.message).toMatch(/buildah: buildah is not on PATH/);
   });
@@ -249,5 +251,70 @@ describe('build secrets', () => {
     } finally {
       if (pid !== undefined) process.kill(Number(pid));
     }
+  }, 300_000);
+});
+
+describe('the docker builder (the Docker Engine API, served by podman system service)', () => {
+  let svc: PodmanService;
+  beforeAll(async () => {
+    // The daemon's own configuration marks the test registry insecure (Docker does that for
+    // 127.0.0.0/8 by itself) and knows no mirror: ferry's pull through the mirror is under test.
+    const conf = path.join(work, 'daemon-registries.conf');
+    await writeFile(conf, `[[registry]]\nlocation = "${reg.host}"\ninsecure = true\n`);
+    svc = await startPodmanService({ env: { CONTAINERS_REGISTRIES_CONF: conf } });
+  }, 60_000);
+  afterAll(async () => {
+    await svc.stop();
+  });
+
+  it('builds the data-pipeline example through the API, base pulled through the mirror; podman runs what ferry pushed', async () => {
+    // A tag no earlier run can have left in the engine's storage, so the daemon must pull it.
+    const tag = `3.11-docker-${Math.random().toString(36).slice(2, 8)}`;
+    await pushLayout(reg, python.layout, 'mirror/library/python', tag);
+    const dir = await project('team/pipeline-docker');
+    const df = path.join(dir, 'Dockerfile');
+    await writeFile(df, (await readFile(df, 'utf8')).replace('FROM python:3.11-slim', `FROM python:${tag}`));
+    const r = await ferry(['push', '--json', '--builder', 'docker'], { cwd: dir, env: env({ DOCKER_HOST: svc.dockerHost }), timeoutMs: 300_000 });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const res = envelope<PushJson & { builder?: string }>(r).result;
+    expect(r.stderr).toContain('pulled through the mirror');
+    expect(r.stderr).toMatch(/RUN pip install/);
+    expect(res?.layers[0]?.source).toBe('base');
+    const ok = await podmanRun(res?.image ?? '', [], { env: { EXIT_CODE: '3' } });
+    expect(ok.stdout, ok.stderr).toContain('3 trips in data/trips.csv');
+    expect(ok.code).toBe(3);
+  }, 400_000);
+
+  it('auto prefers a reachable Docker API for the prefix', async () => {
+    const dir = await project('team/auto-docker');
+    const r = await ferry(['build', '--json'], { cwd: dir, env: env({ DOCKER_HOST: svc.dockerHost, FERRY_CACHE_DIR: path.join(work, 'cache-docker') }), timeoutMs: 300_000 });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(envelope<BuildJson>(r).result?.prefix?.source).toBe('docker');
+  }, 300_000);
+
+  it('a failing RUN names its line; --secret is refused; a socket nobody listens on is ENGINE_UNAVAILABLE', async () => {
+    const dir = await project('team/docker-fail', { dockerfile: 'FROM busybox:1.36\nRUN echo "no such table: trips" >&2; exit 2\nCOPY pipeline.py .\n' });
+    const fail = await ferry(['build', '--json', '--builder', 'docker'], { cwd: dir, env: env({ DOCKER_HOST: svc.dockerHost }), timeoutMs: 300_000 });
+    expect(fail.code).toBe(65);
+    expect(envelope(fail).error).toMatchObject({ code: 'ENGINE_BUILD_FAILED', where: 'Dockerfile:2' });
+    expect(envelope(fail).error?.message).toContain('no such table: trips');
+
+    const secretFile = path.join(work, 'docker-secret');
+    await writeFile(secretFile, 'x');
+    const secret = await ferry(['build', '--json', '--builder', 'docker', '--secret', `id=s,src=${secretFile}`], { cwd: dir, env: env({ DOCKER_HOST: svc.dockerHost }) });
+    expect(secret.code).toBe(64);
+    expect(envelope(secret).error).toMatchObject({ code: 'ENGINE_FEATURE_UNSUPPORTED', where: '--secret' });
+
+    // A socket file with nothing listening on it.
+    const dead = path.join(work, 'dead.sock');
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(dead, resolve));
+    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    await writeFile(dead, '').catch(() => undefined);
+    const down = await ferry(['build', '--json', '--builder', 'docker'], { cwd: dir, env: env({ DOCKER_HOST: `unix://${dead}` }) });
+    expect(down.code).toBe(69);
+    expect(envelope(down).error).toMatchObject({ code: 'ENGINE_UNAVAILABLE', where: '--builder' });
+    expect(envelope(down).error?.message).toContain(dead);
   }, 300_000);
 });

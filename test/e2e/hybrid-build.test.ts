@@ -105,4 +105,22 @@ describe('hybrid builds', () => {
     expect(fourth.code).toBe(69);
     expect(envelope(fourth).error?.code).toBe('ENGINE_NOT_FOUND');
   }, 600_000);
+
+  it('ferry run builds the data-pipeline example with auto and runs it locally: its output, and its exit code as ferry\'s', async () => {
+    const dir = await mkdtemp(path.join(work, 'proj-run-'));
+    await cp(path.join(REPO_ROOT, 'examples', 'data-pipeline'), dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'ferry.yaml'),
+      `apiVersion: ferry/v1\nimage:\n  name: ${reg.host}/team/run\nregistries:\n  mirrors:\n    docker.io: ${reg.host}/mirror\n  "${reg.host}": {insecure: true}\n`,
+    );
+    const ok = await ferry(['run', '--engine', 'podman'], { cwd: dir, env: env('cache-run'), timeoutMs: 300_000 });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('3 trips in data/trips.csv, median distance 3.2 km');
+    const failing = await ferry(['run', '--json', '--engine', 'podman', '-e', 'EXIT_CODE=3', '--', 'data/trips.csv'], { cwd: dir, env: env('cache-run'), timeoutMs: 300_000 });
+    expect(failing.code, failing.stderr).toBe(3);
+    const res = envelope<{ exitCode: number; engine: string; loaded: boolean }>(failing);
+    expect(res.result).toMatchObject({ exitCode: 3, engine: 'podman', loaded: false });
+    expect(failing.stderr).toContain('3 trips in data/trips.csv');
+  }, 400_000);
 });
+

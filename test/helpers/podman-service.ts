@@ -31,11 +31,12 @@ function ping(socket: string): Promise<boolean> {
   });
 }
 
-export async function startPodmanService(): Promise<PodmanService> {
+/** `env`: more environment for the service (a registries.conf, as a daemon's own configuration). */
+export async function startPodmanService(opts: { env?: Record<string, string> } = {}): Promise<PodmanService> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-podman-svc-'));
   const socket = path.join(dir, 'podman.sock');
   let output = '';
-  const child: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { env: await podmanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { env: { ...(await podmanEnv()), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const deadline = Date.now() + 30_000;

@@ -198,6 +198,30 @@ export class DockerClient {
   }
 
   /**
+   * POST /images/create: pulls `fromImage:tag` for a platform, following the progress messages to
+   * their end; an error message becomes ENGINE_PULL_FAILED (69). Credentials are the engine's own.
+   */
+  async pullImage(fromImage: string, tag: string, platform?: string, signal?: AbortSignal): Promise<void> {
+    const what = `pull ${fromImage}:${tag}`;
+    const r = await this.call('POST', '/images/create', { query: { fromImage, tag, platform }, streaming: true, signal, what });
+    await this.expectOk(r, what);
+    await readJsonMessages(r.body, (m) => {
+      const err = messageError(m);
+      if (err !== undefined) {
+        throw new FerryError('ENGINE_PULL_FAILED', `the engine could not ${what}: ${err}`, { exitCode: 69, details: { engine: this.address } });
+      }
+    });
+  }
+
+  /** POST /images/{name}/tag: gives the image `source` the name `repo:tag`. */
+  async tagImage(source: string, repo: string, tag: string): Promise<void> {
+    const what = `tag ${source} as ${repo}:${tag}`;
+    const r = await this.call('POST', `/images/${encodeURIComponent(source)}/tag`, { query: { repo, tag }, what });
+    await this.expectOk(r, what);
+    await r.body.dump();
+  }
+
+  /**
    * GET /images/{name}/get: the image as a `docker save` archive (a tar stream with manifest.json,
    * the config and uncompressed layers; Docker 25+ also adds an OCI layout). The caller must read
    * the stream to its end or destroy it.
