@@ -97,6 +97,29 @@ describe.each(['podman', 'buildah'])('the %s builder', (engine) => {
   }, 400_000);
 });
 
+describe('what engine builds take', () => {
+  it.each(['buildah', 'podman'])('%s: --build-arg, --target and --label reach the engine; later stages are not built', async (engine) => {
+    const dir = await project(`team/passthrough-${engine}`, {
+      dockerfile:
+        'FROM busybox:1.36 AS base\nARG GREETING=hi\nRUN echo "$GREETING" > /greeting\nFROM base AS app\nCOPY pipeline.py /app/\nFROM app AS broken\nRUN exit 9\n',
+    });
+    const r = await ferry(['push', '--json', '--builder', engine, '--target', 'app', '--build-arg', 'GREETING=hello', '--label', 'team=data'], {
+      cwd: dir,
+      env: env(),
+      timeoutMs: 300_000,
+    });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const image = envelope<PushJson>(r).result?.image ?? '';
+    const cfg = JSON.parse((await runChecked('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${image}`])).stdout) as {
+      config: { Labels?: Record<string, string> };
+    };
+    expect(cfg.config.Labels?.['team']).toBe('data');
+    const out = await podmanRun(image, ['cat', '/greeting', '/app/pipeline.py']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout.split('\n')[0]).toBe('hello');
+  }, 300_000);
+});
+
 describe('choosing a builder', () => {
   it('auto passes over an unreachable Docker API and builds the prefix with podman; a second build compresses nothing again', async () => {
     const dir = await project('team/auto');
