@@ -23,10 +23,11 @@ import { parseImageRef } from '../core/image-ref.js';
 import { Digest } from '../image/digest.js';
 import { formatPlatform } from '../image/platform.js';
 import type { LayerCache } from '../image/layer-cache.js';
-import { parseImageConfig, parseImageManifest, type Platform } from '../image/types.js';
+import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, configPlatform, MAX_CONFIG_BYTES, parseImageConfig, parseImageManifest, type Platform } from '../image/types.js';
+import { readLimited } from '../infra/http.js';
 import { scanContext, cleanSource, matchSources, subtree } from './native/context.js';
 import { createIgnoreMatcher, parseDockerignore } from './native/dockerignore.js';
-import { instructionNeedsEngine, type BuildPlan, type Instruction, type ResolvedStage } from './native/dockerfile.js';
+import { instructionNeedsEngine, isRemoteSource, resolveCopySource, type BuildPlan, type Instruction, type ResolvedStage } from './native/dockerfile.js';
 import { resolveBase, type BaseImage, type BuiltImage, type BuiltLayer, type RegistryPool } from './native/builder.js';
 
 export const PREFIX_TAG_PREFIX = 'ferry-prefix-';
@@ -40,6 +41,8 @@ export interface HybridSplit {
   prefixText: string;
   /** The suffix as a Dockerfile on `FROM <placeholder>`, every line where it was. */
   suffixText(placeholder: string): string;
+  /** The target stage sets CMD before the cut (an ENTRYPOINT after it must keep that CMD, as Docker does). */
+  cmdInPrefix: boolean;
 }
 
 /**
@@ -61,6 +64,10 @@ export function planHybrid(plan: BuildPlan, text: string): HybridSplit | undefin
   if (suffix.some((i) => i.kind === 'ONBUILD')) return undefined;
   const last = stage.instructions[cut];
   if (last === undefined) return undefined;
+  // ADD of a URL or a git repository reads something no content hash of the context can see, and
+  // Docker checks it again on every build: such a prefix is never reused, so no hybrid build.
+  const inPrefix = plan.dockerfile.instructions.filter((i) => i.line <= last.line);
+  if (inPrefix.some((i) => i.kind === 'ADD' && i.sources.some(isRemoteSource))) return undefined;
   const lines = text.split('\n');
   const prefixText = lines.slice(0, last.endLine).join('\n') + '\n';
   const df = plan.dockerfile;
@@ -68,6 +75,7 @@ export function planHybrid(plan: BuildPlan, text: string): HybridSplit | undefin
     stage,
     last,
     prefixText,
+    cmdInPrefix: stage.instructions.slice(0, cut).some((i) => i.kind === 'CMD'),
     suffixText: (placeholder) => {
       const out: string[] = lines.map(() => '');
       const keep = (i: Instruction): void => {
@@ -107,30 +115,64 @@ export interface PrefixKeyInput {
  */
 export async function prefixKey(input: PrefixKeyInput): Promise<string> {
   const { split, plan } = input;
+  const file = plan.dockerfile.file;
   const prefixStages = plan.stages.filter((s) => s.from.line <= split.last.line);
   const bases: string[] = [];
-  for (const s of prefixStages) {
-    if (s.base.kind !== 'image') continue;
-    const where = `${plan.dockerfile.file}:${s.from.line}`;
-    const b = await resolveBase(s.base.ref, input.platform, where, input);
-    bases.push(`${s.base.ref}@${b.digest}`);
-  }
+  const imageDigest = async (ref: string, line: number): Promise<void> => {
+    const b = await resolveBase(ref, input.platform, `${file}:${line}`, input);
+    bases.push(`${ref}@${b.digest}`);
+  };
+  for (const s of prefixStages) if (s.base.kind === 'image') await imageDigest(s.base.ref, s.from.line);
   const ignoreText = await readFile(path.join(input.contextDir, '.dockerignore'), 'utf8').catch(() => undefined);
   const ctx = await scanContext(input.contextDir, ignoreText === undefined ? undefined : createIgnoreMatcher(parseDockerignore(ignoreText)), input.excludeFromContext);
   const read = new Set<string>();
   let wholeContext = false;
+  /** A context source as BuildKit reads it; anything through a symlink or a variable: the whole context. */
+  const addSource = (src: string, line: number): void => {
+    if (src.includes('$')) {
+      wholeContext = true;
+      return;
+    }
+    const cleaned = cleanSource(src, `${file}:${line}`);
+    // BuildKit follows symlinks (a linked file, a linked directory on the way): their targets
+    // may be anywhere in the context, so the whole context is hashed.
+    const parts = cleaned.split('/');
+    for (let n = 1; n < parts.length; n++) if (ctx.entries.get(parts.slice(0, n).join('/'))?.type === 'symlink') wholeContext = true;
+    const matched = matchSources(ctx, cleaned);
+    if (matched.length === 0) wholeContext = true;
+    for (const rel of matched) {
+      for (const e of subtree(ctx, rel)) {
+        if (e.type === 'symlink') wholeContext = true;
+        read.add(e.rel);
+      }
+    }
+  };
   for (const i of plan.dockerfile.instructions) {
     if (i.line > split.last.line) break;
-    if (i.kind !== 'COPY' && i.kind !== 'ADD') continue;
-    if (i.kind === 'COPY' && i.from !== undefined) continue;
-    for (const src of i.sources) {
-      if (src.includes('$')) {
-        wholeContext = true;
-        continue;
+    if (i.kind === 'COPY' && i.from !== undefined) {
+      // Another stage is hashed through its own instructions; an image through its digest.
+      const src = resolveCopySource(plan, i);
+      if (src?.kind === 'image') await imageDigest(src.ref, i.line);
+      continue;
+    }
+    if (i.kind === 'COPY' || i.kind === 'ADD') {
+      for (const src of i.sources) if (!isRemoteSource(src)) addSource(src, i.line);
+      continue;
+    }
+    if (i.kind === 'RUN') {
+      for (const m of i.mounts) {
+        const f = parseMount(m);
+        if ((f.get('type') ?? 'bind') !== 'bind') continue;
+        const from = f.get('from');
+        if (from !== undefined) {
+          // A stage is covered by its own instructions; anything else is an image.
+          if (!plan.stages.some((st) => st.name === from.toLowerCase() || String(st.index) === from)) await imageDigest(from, i.line);
+          continue;
+        }
+        const source = f.get('source') ?? f.get('src') ?? '.';
+        if (source === '.' || source === '' || source === '/') wholeContext = true;
+        else addSource(source, i.line);
       }
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(src) || src.startsWith('git@')) continue;
-      const cleaned = cleanSource(src, `${plan.dockerfile.file}:${i.line}`);
-      for (const rel of matchSources(ctx, cleaned)) for (const e of subtree(ctx, rel)) read.add(e.rel);
     }
   }
   const files: string[][] = [];
@@ -150,6 +192,17 @@ export async function prefixKey(input: PrefixKeyInput): Promise<string> {
     files,
   });
   return Digest.of(description).hex;
+}
+
+/** `type=bind,source=x,target=/y` (RUN --mount) as a map; `src`/`source`, `dst`/`target` both kept. */
+function parseMount(spec: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+    else if (part.trim() !== '') out.set(part.trim().toLowerCase(), 'true');
+  }
+  return out;
 }
 
 /** A prefix image: as the suffix's base, plus its own manifest and config (to tag it in a registry). */
@@ -231,6 +284,9 @@ export async function storeLocalPrefix(cache: LayerCache, key: string, image: Bu
   };
 }
 
+/** On a prefix image's manifest: how many of its first layers are its base image's (the rest the engine built). */
+export const ANNOTATION_BASE_LAYERS = 'dev.ferry.prefix.base-layers';
+
 /** The prefix pushed earlier to `registry/repository:ferry-prefix-<key>`, or undefined. */
 export async function lookupRegistryPrefix(
   key: string,
@@ -241,9 +297,26 @@ export async function lookupRegistryPrefix(
 ): Promise<BaseImage | undefined> {
   const ref = `${repo.registry}/${repo.repository}:${prefixTag(key)}`;
   try {
-    const base = await resolveBase(ref, platform, ref, { registries, reporter: { ...reporter, info: (m) => { reporter.debug(m); } }, mirrors: undefined });
-    // Its own base is recorded in its manifest's annotations (written when it was built).
-    return { ...base, reportAs: null };
+    const client = registries.client(repo.registry);
+    const m = await client.getManifest(repo.repository, prefixTag(key));
+    const manifest = parseImageManifest(m.bytes, { where: ref });
+    const config = parseImageConfig(await readLimited(await client.getBlob(repo.repository, manifest.config), MAX_CONFIG_BYTES), { where: `${ref} config` });
+    const got = configPlatform(config);
+    if (got.os !== platform.os || got.architecture !== platform.architecture) return undefined;
+    // What the prefix was built on, and which layers the engine made: recorded on its manifest when it was built.
+    const a = manifest.annotations ?? {};
+    const baseName = a[ANNOTATION_BASE_NAME];
+    const baseDigest = a[ANNOTATION_BASE_DIGEST];
+    const baseLayers = Number(a[ANNOTATION_BASE_LAYERS] ?? '0');
+    return {
+      ref: parseImageRef(ref),
+      source: { registry: repo.registry, repository: repo.repository },
+      digest: m.digest,
+      config,
+      layers: manifest.layers,
+      built: manifest.layers.map((_, i) => i >= baseLayers),
+      reportAs: baseName !== undefined && baseDigest !== undefined ? { name: baseName, digest: baseDigest } : null,
+    };
   } catch (e) {
     reporter.debug(`prefix ${ref} not found in the registry (${e instanceof FerryError ? e.code : String(e)})`);
     return undefined;

@@ -6,7 +6,7 @@
  * `auto`: the native builder when the Dockerfile allows it (nothing to run), else the first engine
  * that is actually usable here, in the order docker, podman, buildah.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dataError, FerryError, unavailableError } from '../core/errors.js';
 import { Digest } from '../image/digest.js';
@@ -18,7 +18,7 @@ import { buildNative, resolveBase, warnUnusedBuildArgs, type BaseImage, type Bui
 import { findNativeBlocker, parseDockerfile, platformArgs, resolveBuildPlan, type BuildPlan, type Dockerfile } from './native/dockerfile.js';
 import { importLayers, readDirTransport, readDockerArchive, type EngineImageFiles } from './engine/import.js';
 import { containersToolEngine } from './engine/containers-tools.js';
-import { lookupLocalPrefix, lookupRegistryPrefix, placeholderRef, planHybrid, prefixKey, storeLocalPrefix, type HybridSplit, type PrefixImage } from './hybrid.js';
+import { ANNOTATION_BASE_LAYERS, lookupLocalPrefix, lookupRegistryPrefix, placeholderRef, planHybrid, prefixKey, storeLocalPrefix, type HybridSplit, type PrefixImage } from './hybrid.js';
 import { ENGINE_KINDS, type BuildSecret, type Engine, type EngineKind, type EngineOutput } from './engine/types.js';
 
 export type BuilderKind = 'auto' | 'native' | EngineKind;
@@ -74,7 +74,7 @@ export async function buildImage(req: BuildRequest): Promise<BuildOutcome> {
       suggestions: ['check image.dockerfile in ferry.yaml (it is relative to the context)'],
     });
   });
-  const df = parseDockerfile(text, { file: req.dockerfileDisplay });
+  const df = parseDockerfile(text, { file: req.dockerfileDisplay, heredocs: 'allow' });
   const targetPlatform = formatPlatform(req.platform);
   // Checks the target stage and FROM lines before any engine starts.
   const plan = resolveBuildPlan(df, {
@@ -89,11 +89,13 @@ export async function buildImage(req: BuildRequest): Promise<BuildOutcome> {
     return { ...(await buildNative({ ...req, labels: req.labels })), builder: 'native' };
   }
   const engines = { ...defaultEngines(), ...req.engines };
+  await sweepStaleWorkDirs(req.cache.dir);
   if (req.builder === 'auto') {
     const split = planHybrid(plan, text);
     if (split !== undefined) {
       warnUnusedBuildArgs(plan, req);
-      return buildHybrid(split, plan, engines, req);
+      const hybrid = await buildHybrid(split, plan, engines, req);
+      if (hybrid !== undefined) return hybrid;
     }
   }
   const engine = req.builder === 'auto' ? await firstUsable(engines, req, plan) : await explicitEngine(engines[req.builder], req);
@@ -104,22 +106,29 @@ export async function buildImage(req: BuildRequest): Promise<BuildOutcome> {
  * The prefix from ferry's cache, the registry, or an engine; then the suffix natively on top.
  * With a prefix found, no engine is even looked for.
  */
-async function buildHybrid(split: HybridSplit, plan: BuildPlan, engines: Record<EngineKind, Engine>, req: BuildRequest): Promise<BuildOutcome> {
+async function buildHybrid(split: HybridSplit, plan: BuildPlan, engines: Record<EngineKind, Engine>, req: BuildRequest): Promise<BuildOutcome | undefined> {
   const file = plan.dockerfile.file;
-  const key = await prefixKey({
-    split,
-    plan,
-    contextDir: req.contextDir,
-    excludeFromContext: req.excludeFromContext ?? [],
-    platform: req.platform,
-    buildArgs: req.buildArgs,
-    secretIds: req.secrets.map((s) => s.id),
-    cache: req.cache,
-    registries: req.registries,
-    mirrors: req.mirrors,
-    reporter: req.reporter,
-  });
-  req.reporter.info(`hybrid build: ${file} up to line ${split.last.line} is the prefix ${key.slice(0, 12)}; the rest is applied natively`);
+  let key: string;
+  try {
+    key = await prefixKey({
+      split,
+      plan,
+      contextDir: req.contextDir,
+      excludeFromContext: req.excludeFromContext ?? [],
+      platform: req.platform,
+      buildArgs: req.buildArgs,
+      secretIds: req.secrets.map((s) => s.id),
+      cache: req.cache,
+      registries: req.registries,
+      mirrors: req.mirrors,
+      reporter: req.reporter,
+    });
+  } catch (e) {
+    // A base image only the engine has, or a registry out of reach: the engine builds it all.
+    req.reporter.info(`no hybrid build: the prefix's inputs cannot all be hashed (${e instanceof FerryError ? e.code : String(e)}); the engine builds the whole Dockerfile`);
+    return undefined;
+  }
+  req.reporter.info(`hybrid build: ${file} up to line ${split.last.endLine} is the prefix ${key.slice(0, 12)}; the rest is applied natively`);
   let prefix: PrefixImage | undefined;
   let source: HybridInfo['source'] = 'cache';
   if (!req.noCache) prefix = await lookupLocalPrefix(req.cache, key);
@@ -132,11 +141,11 @@ async function buildHybrid(split: HybridSplit, plan: BuildPlan, engines: Record<
   }
   if (prefix === undefined) {
     const engine = await firstUsable(engines, req, plan);
-    const workDir = await mkdtemp(path.join(req.cache.dir, 'prefix-'));
+    const workDir = await mkdtemp(path.join(req.cache.dir, `prefix-${process.pid}-`));
     try {
       const prefixFile = path.join(workDir, 'Dockerfile.prefix');
       await writeFile(prefixFile, split.prefixText);
-      const prefixDf = parseDockerfile(split.prefixText, { file });
+      const prefixDf = parseDockerfile(split.prefixText, { file, heredocs: 'allow' });
       const prefixPlan = resolveBuildPlan(prefixDf, {
         ...(req.target !== undefined ? { target: req.target } : {}),
         buildArgs: req.buildArgs,
@@ -144,7 +153,7 @@ async function buildHybrid(split: HybridSplit, plan: BuildPlan, engines: Record<
       });
       // Labels are the final image's: applied natively at the end, they stay out of the prefix.
       const built = await buildWithEngine(engine, prefixDf, prefixPlan, { ...req, dockerfile: prefixFile, labels: {} });
-      prefix = await storeLocalPrefix(req.cache, key, built);
+      prefix = await storeLocalPrefix(req.cache, key, annotate(built, ANNOTATION_BASE_LAYERS, String(built.layers.filter((l) => !l.built).length)));
       source = engine.kind;
     } finally {
       await rm(workDir, { recursive: true, force: true });
@@ -152,7 +161,7 @@ async function buildHybrid(split: HybridSplit, plan: BuildPlan, engines: Record<
   } else {
     req.reporter.info(`  prefix ${key.slice(0, 12)} found in ${source === 'registry' ? `${req.prefixRepo?.registry ?? ''}/${req.prefixRepo?.repository ?? ''}` : "ferry's cache"}: no engine needed`);
   }
-  const workDir = await mkdtemp(path.join(req.cache.dir, 'suffix-'));
+  const workDir = await mkdtemp(path.join(req.cache.dir, `suffix-${process.pid}-`));
   try {
     const placeholder = placeholderRef(key);
     const suffixFile = path.join(workDir, 'Dockerfile.suffix');
@@ -161,7 +170,7 @@ async function buildHybrid(split: HybridSplit, plan: BuildPlan, engines: Record<
       ...req,
       dockerfile: suffixFile,
       target: undefined,
-      baseOverrides: new Map([[placeholder, prefix.base]]),
+      baseOverrides: new Map([[placeholder, { ...prefix.base, cmdSetInStage: split.cmdInPrefix }]]),
       warnUnusedArgs: false,
     });
     return {
@@ -192,6 +201,11 @@ async function explicitEngine(engine: Engine, req: BuildRequest): Promise<Engine
 async function firstUsable(engines: Record<EngineKind, Engine>, req: BuildRequest, plan: BuildPlan): Promise<Engine> {
   const tried: string[] = [];
   for (const kind of ENGINE_KINDS) {
+    if (kind === 'docker' && (req.secrets.length > 0 || req.ssh.length > 0)) {
+      // The Engine API's build has no BuildKit session: it cannot take secrets or SSH.
+      tried.push('docker: skipped, it takes no --secret or --ssh');
+      continue;
+    }
     const ok = await engines[kind].available(req.env);
     if (ok === true) return engines[kind];
     tried.push(`${kind}: ${ok}`);
@@ -221,7 +235,7 @@ function engineHelp(kind: EngineKind): string[] {
 }
 
 async function buildWithEngine(engine: Engine, df: Dockerfile, plan: BuildPlan, req: BuildRequest): Promise<BuildOutcome> {
-  const workDir = await mkdtemp(path.join(req.cache.dir, 'engine-'));
+  const workDir = await mkdtemp(path.join(req.cache.dir, `engine-${process.pid}-`));
   try {
     // The base is resolved first (and in parallel with nothing: it is a few small requests) so
     // that layers the registry already has are neither compressed nor uploaded again.
@@ -244,6 +258,7 @@ async function buildWithEngine(engine: Engine, df: Dockerfile, plan: BuildPlan, 
       env: req.env,
       workDir,
       signal: req.signal,
+      exclude: req.excludeFromContext ?? [],
     });
     const files = await readEngineOutput(out, engine.kind);
     return { ...(await assemble(files, base, req)), builder: engine.kind };
@@ -334,6 +349,38 @@ async function assemble(files: EngineImageFiles, base: BaseImage | undefined, re
     base: baseRef,
     warnings: [],
   };
+}
+
+/**
+ * Work directories of builds that were killed (Ctrl-C during an engine build ends the process
+ * before its cleanup): they hold whole uncompressed exports. Each is named after its process; one
+ * whose process is gone is removed.
+ */
+async function sweepStaleWorkDirs(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^(?:engine|prefix|suffix)-(\d+)-/.exec(name);
+    if (m === null || Number(m[1]) === process.pid) continue;
+    let alive = true;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) await rm(path.join(dir, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** The image with one more manifest annotation (a new manifest digest; config and layers unchanged). */
+function annotate(image: BuiltImage, key: string, value: string): BuiltImage {
+  const manifest: ImageManifest = { ...image.manifest, annotations: { ...(image.manifest.annotations ?? {}), [key]: value } };
+  const manifestBytes = encodeJson(manifest);
+  return { ...image, manifest, manifestBytes, digest: Digest.of(manifestBytes).toString() };
 }
 
 /** The docker builder loads the Docker Engine API client only when it is considered. */

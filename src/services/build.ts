@@ -317,7 +317,13 @@ async function checkSecrets(secrets: BuildSecret[], ctx: RunContext): Promise<Bu
           suggestions: ['check the src= path of the secret (relative paths are from the current directory)'],
         });
       }
-      if (value.byteLength <= 64 * 1024) registerSecret(value.toString('utf8').trim());
+      // Registered whole and line by line: a step that prints a multi-line secret (a key, a
+      // .netrc) is redacted line by line, as ferry's output is written.
+      if (value.byteLength <= 1024 * 1024) {
+        const text = value.toString('utf8');
+        registerSecret(text.trim());
+        for (const line of text.split(/\r?\n/)) if (line.trim().length >= 8) registerSecret(line.trim());
+      }
       out.push({ id: s.id, src });
     } else {
       const v = ctx.env[s.env ?? s.id];

@@ -49,7 +49,7 @@ export async function validateConfig(opts: { configPath?: string | undefined }, 
   // what only an engine can build is a warning (the native builder is not the only builder).
   const { parseDockerfile, resolveBuildPlan, findNativeBlocker } = await import('../builders/native/dockerfile.js');
   const display = path.relative(ctx.cwd, loaded.dockerfile) || loaded.dockerfile;
-  const df = parseDockerfile(await readFile(loaded.dockerfile, 'utf8'), { file: display });
+  const df = parseDockerfile(await readFile(loaded.dockerfile, 'utf8'), { file: display, heredocs: 'allow' });
   for (const w of df.warnings) ctx.reporter.warn(`${display}:${w.line}: ${w.message}`);
   const blocker = findNativeBlocker(resolveBuildPlan(df, { buildArgs: img.buildArgs }));
   if (blocker !== undefined && img.builder === 'native') {

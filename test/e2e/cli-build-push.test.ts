@@ -251,7 +251,13 @@ describe('output contract', () => {
     expect(native.code).toBe(78);
     expect(envelope(native).error).toMatchObject({ code: 'CONFIG_BUILDER_CANNOT_BUILD' });
     expect(envelope(native).error?.where).toMatch(/ferry\.yaml \(image\.builder\)$/);
+    // A heredoc is for an engine to build; an unterminated one is a syntax error for everyone.
+    await writeFile(path.join(dir, 'ferry.yaml'), 'apiVersion: ferry/v1\nimage: {name: a/b}\n');
     await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n');
+    const heredoc = await ferry(['config', 'validate', '--json'], { cwd: dir });
+    expect(heredoc.code, heredoc.stdout).toBe(0);
+    expect(envelope<{ needsEngine: boolean }>(heredoc).result?.needsEngine).toBe(true);
+    await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY <<EOF /x\nhi\n');
     const bad = await ferry(['config', 'validate', '--json'], { cwd: dir });
     expect(bad.code).toBe(65);
     expect(envelope(bad).error).toMatchObject({ code: 'DOCKERFILE_HEREDOC', where: 'Dockerfile:2' });

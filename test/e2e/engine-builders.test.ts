@@ -120,6 +120,47 @@ describe('what engine builds take', () => {
   }, 300_000);
 });
 
+describe('engine builds and the context', () => {
+  it("ferry's own .ferry/ output is never sent to the engine (a second build would copy the first)", async () => {
+    const dir = await project('team/selfcopy', { dockerfile: 'FROM busybox:1.36\nCOPY . /src\nRUN test ! -e /src/.ferry && test -f /src/pipeline.py\n' });
+    for (const n of [1, 2]) {
+      const r = await ferry(['build', '--json', '--builder', 'podman'], { cwd: dir, env: env(), timeoutMs: 300_000 });
+      expect(r.code, `build ${n}: ${r.stderr}${r.stdout}`).toBe(0);
+    }
+  }, 300_000);
+
+  it('a heredoc RUN goes to the engine (auto: in the hybrid prefix); --builder native refuses it', async () => {
+    const dir = await project('team/heredoc', { dockerfile: 'FROM busybox:1.36\nRUN <<EOF\necho from-heredoc > /h.txt\nEOF\nCOPY pipeline.py /app/\n' });
+    const r = await ferry(['push', '--json'], { cwd: dir, env: env(), timeoutMs: 300_000 });
+    expect(r.stderr).toMatch(/hybrid build: Dockerfile up to line 4/);
+    expect(r.stderr).toContain('building with podman');
+    if (r.code === 0) {
+      const res = envelope<PushJson & { prefix?: { source: string; line: number } }>(r).result;
+      expect((await podmanRun(res?.image ?? '', ['cat', '/h.txt'])).stdout).toContain('from-heredoc');
+    } else {
+      // podman 4.3 (buildah 1.28, this machine's) predates heredoc support (buildah 1.33): its own
+      // error comes back as the build's failure.
+      expect(envelope(r).error?.code).toBe('ENGINE_BUILD_FAILED');
+    }
+    const native = await ferry(['build', '--json', '--builder', 'native'], { cwd: dir, env: env() });
+    expect(envelope(native).error?.code).toBe('DOCKERFILE_HEREDOC');
+  }, 300_000);
+
+  it('auto with a base image only the engine has: no hybrid, the engine builds it all', async () => {
+    const local = `localhost/ferry-test-onlylocal:${Math.random().toString(36).slice(2, 8)}`;
+    await runChecked('podman', ['pull', '--tls-verify=false', `${reg.host}/mirror/library/busybox:1.36`], { env: baseEnv });
+    await runChecked('podman', ['tag', `${reg.host}/mirror/library/busybox:1.36`, local], { env: baseEnv });
+    try {
+      const dir = await project('team/onlylocal', { dockerfile: `FROM ${local}\nRUN echo ok > /ok\nCOPY pipeline.py /app/\n` });
+      const r = await ferry(['build', '--json'], { cwd: dir, env: env(), timeoutMs: 300_000 });
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(envelope<BuildJson>(r).result?.builder).toBe('podman');
+    } finally {
+      await runChecked('podman', ['rmi', local], { env: baseEnv });
+    }
+  }, 300_000);
+});
+
 describe('choosing a builder', () => {
   it('auto passes over an unreachable Docker API and builds the prefix with podman; a second build compresses nothing again', async () => {
     const dir = await project('team/auto');
@@ -313,6 +354,19 @@ describe('the docker builder (the Docker Engine API, served by podman system ser
     const r = await ferry(['build', '--json'], { cwd: dir, env: env({ DOCKER_HOST: svc.dockerHost, FERRY_CACHE_DIR: path.join(work, 'cache-docker') }), timeoutMs: 300_000 });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(envelope<BuildJson>(r).result?.prefix?.source).toBe('docker');
+  }, 300_000);
+
+  it('auto with --secret passes over the Docker API (no BuildKit session) to podman', async () => {
+    const dir = await project('team/auto-secret', { dockerfile: 'FROM busybox:1.36\nRUN --mount=type=secret,id=t test -s /run/secrets/t\nCOPY pipeline.py /app/\n' });
+    const secretFile = path.join(work, 'auto-secret');
+    await writeFile(secretFile, 'value-of-the-secret');
+    const r = await ferry(['build', '--json', '--secret', `id=t,src=${secretFile}`], {
+      cwd: dir,
+      env: env({ DOCKER_HOST: svc.dockerHost, FERRY_CACHE_DIR: path.join(work, 'cache-auto-secret') }),
+      timeoutMs: 300_000,
+    });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(envelope<BuildJson>(r).result?.prefix?.source).toBe('podman');
   }, 300_000);
 
   it('a failing RUN names its line; --secret is refused; a socket nobody listens on is ENGINE_UNAVAILABLE', async () => {

@@ -96,8 +96,16 @@ describe('hybrid builds', () => {
     await writeFile(code, (await readFile(code, 'utf8')).replace('(edited)', '(edited twice)'));
     const third = await ferry(['push', '--json'], { cwd: dir, env: noEngines('cache-a'), timeoutMs: 300_000 });
     expect(third.code, third.stderr + third.stdout).toBe(0);
-    expect(envelope<PushJson>(third).result?.prefix?.source).toBe('cache');
+    const c = envelope<PushJson & { digest: string }>(third).result;
+    expect(c?.prefix?.source).toBe('cache');
     expect(existsSync(path.join(work, 'engine-calls.log')), 'an engine was started').toBe(false);
+    // The same content from a fresh runner (prefix from the registry) is the same image, byte for byte.
+    const again = await ferry(['push', '--json'], { cwd: dir, env: noEngines('cache-fresh-2'), timeoutMs: 300_000 });
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    const d = envelope<PushJson & { digest: string }>(again).result;
+    expect(d?.prefix?.source).toBe('registry');
+    expect(d?.digest).toBe(c?.digest);
+    expect(d?.layers.map((l) => [l.source, l.createdBy])).toEqual(c?.layers.map((l) => [l.source, l.createdBy]));
 
     // 4. Changing what the prefix reads (requirements.txt) needs the engine again: here, none is usable.
     await writeFile(path.join(dir, 'requirements.txt'), '# no packages, but a different file\n');

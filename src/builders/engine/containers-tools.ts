@@ -42,8 +42,9 @@ async function toolAvailable(tool: Tool, env: NodeJS.ProcessEnv): Promise<true |
   }
 }
 
-export function buildArgs(tool: Tool, req: EngineBuildRequest, iidFile: string): string[] {
+export function buildArgs(tool: Tool, req: EngineBuildRequest, iidFile: string, ignoreFile?: string): string[] {
   const args = [tool === 'buildah' ? 'bud' : 'build', '--format', 'docker', '--layers', '--iidfile', iidFile, '-f', req.dockerfile];
+  if (ignoreFile !== undefined) args.push('--ignorefile', ignoreFile);
   args.push('--platform', formatPlatform(req.platform));
   for (const [k, v] of Object.entries(req.buildArgs)) args.push('--build-arg', `${k}=${v}`);
   if (req.target !== undefined) args.push('--target', req.target);
@@ -65,9 +66,10 @@ async function buildWith(tool: Tool, req: EngineBuildRequest): Promise<EngineOut
     env['CONTAINERS_REGISTRIES_CONF'] = confPath;
     req.reporter.debug(`${tool}: registries.conf for this build at ${confPath}`);
   }
+  const ignoreFile = await ignoreFileFor(req);
   const iidFile = path.join(req.workDir, 'iid');
   const tracker = new StepTracker(req.parsed);
-  const args = buildArgs(tool, req, iidFile);
+  const args = buildArgs(tool, req, iidFile, ignoreFile);
   req.reporter.info(`building with ${tool}`);
   req.reporter.debug(`${tool} ${args.join(' ')}`);
   const r = await runProcess(tool, args, {
@@ -100,6 +102,23 @@ async function buildWith(tool: Tool, req: EngineBuildRequest): Promise<EngineOut
     });
   }
   return { format: 'dir-transport', dir, imageId };
+}
+
+/**
+ * ferry's own output (.ferry/, an --output layout) inside the context must not be sent to the
+ * engine, or each build would copy the last one into `COPY . .`. --ignorefile replaces
+ * .dockerignore, so the file holds the user's patterns, then ferry's (later patterns win).
+ */
+async function ignoreFileFor(req: EngineBuildRequest): Promise<string | undefined> {
+  const rels = req.exclude
+    .map((p) => path.relative(req.contextDir, p))
+    .filter((r) => r !== '' && !r.startsWith('..') && !path.isAbsolute(r))
+    .map((r) => r.split(path.sep).join('/'));
+  if (rels.length === 0) return undefined;
+  const user = await readFile(path.join(req.contextDir, '.dockerignore'), 'utf8').catch(() => '');
+  const file = path.join(req.workDir, 'dockerignore');
+  await writeFile(file, `${user.trimEnd()}\n# ferry's own output\n${rels.map((r) => `${r}\n`).join('')}`);
+  return file;
 }
 
 function lastLine(s: string): string {

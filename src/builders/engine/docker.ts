@@ -57,7 +57,7 @@ async function build(req: EngineBuildRequest): Promise<EngineOutput> {
     await client.ping();
     req.reporter.info(`building with docker (${describeEndpoint(endpoint)})`);
     await pullThroughMirrors(client, req);
-    const ctx = await contextTar(req.contextDir, req.dockerfile);
+    const ctx = await contextTar(req.contextDir, req.dockerfile, req.exclude);
     const tracker = new StepTracker(req.parsed);
     let id: string;
     try {

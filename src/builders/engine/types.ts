@@ -31,6 +31,8 @@ export interface EngineBuildRequest {
   insecureRegistries: string[];
   reporter: Reporter;
   env: NodeJS.ProcessEnv;
+  /** Absolute paths never sent as context (ferry's own .ferry/ and --output directories). */
+  exclude: string[];
   /** A fresh directory the engine may write its export to; removed after the build. */
   workDir: string;
   signal?: AbortSignal | undefined;

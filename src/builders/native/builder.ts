@@ -122,6 +122,8 @@ export interface BaseImage {
   origins?: LayerOrigin[];
   /** Per layer, whether this build made it (a hybrid prefix's engine layers) rather than a base image. */
   built?: boolean[];
+  /** CMD was set in the stage this image continues (a hybrid prefix): an ENTRYPOINT then keeps it. */
+  cmdSetInStage?: boolean;
   /** What to report as the image's base instead of this image (a hybrid prefix reports the real base). */
   reportAs?: { name: string; digest: string } | null;
   /** Where its manifest and blobs were found (a mirror, or its own registry). */
@@ -250,7 +252,7 @@ async function buildStage(
       origin: b.origins?.[i] ?? { kind: 'registry', registry: b.source.registry, repository: b.source.repository },
       built: b.built?.[i] ?? false,
       reused: true,
-      createdBy: b.built?.[i] === true ? (history[i]?.created_by ?? '').replace(/^\/bin\/sh -c (#\(nop\) )?/, '') : `base ${b.ref.familiar()}`,
+      createdBy: b.built?.[i] === true ? (history[i]?.created_by ?? '').replace(/^\/bin\/sh -c (#\(nop\) )?/, '') : `base ${b.reportAs?.name ?? b.ref.familiar()}`,
     }));
     if (b.config.rootfs.diff_ids.length !== b.layers.length) {
       throw dataError('IMAGE_BAD_CONFIG', `base image ${b.ref.familiar()} lists ${b.layers.length} layers but ${b.config.rootfs.diff_ids.length} diff_ids`, {
@@ -263,7 +265,7 @@ async function buildStage(
   const cc: ContainerConfig = { ...(config.config ?? {}) };
   const scope = parent !== undefined ? parent.scope.child() : StageScope.fromPlan(plan, cc.Env ?? []);
   const ownEntries: PlannedEntry[][] = [];
-  let cmdSetHere = false;
+  let cmdSetHere = stage.base.kind === 'image' && req.baseOverrides?.get(stage.base.ref)?.cmdSetInStage === true;
 
   const history = (i: Instruction, emptyLayer: boolean): void => {
     const h: HistoryEntry = { created, created_by: i.original, comment: 'ferry' };

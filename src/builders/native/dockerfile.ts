@@ -65,6 +65,8 @@ interface InstructionBase {
   original: string;
   /** The `--flag[=value]` words as written, before parsing. */
   flags: string[];
+  /** The first heredoc word (`<<EOF`), when parsed with `heredocs: 'allow'`; its body is in endLine. */
+  heredoc?: string;
 }
 
 export interface FromInstruction extends InstructionBase {
@@ -272,6 +274,11 @@ export interface Dockerfile {
 export interface ParseOptions {
   /** Display name for `where`, default "Dockerfile". */
   file?: string;
+  /**
+   * `refuse` (default): a heredoc is DOCKERFILE_HEREDOC, as the native builder cannot build it.
+   * `allow`: the instruction carries `heredoc` and counts as needing an engine (which builds it).
+   */
+  heredocs?: 'refuse' | 'allow';
 }
 
 export const INSTRUCTION_NAMES: readonly InstructionKind[] = [
@@ -1042,13 +1049,13 @@ function parseInterval(flags: Flags, name: string, where: string): number | unde
 const VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 
 function base(node: RawNode): InstructionBase {
-  return { keyword: node.keyword, line: node.line, endLine: node.endLine, original: node.original, flags: node.flags };
+  return { keyword: node.keyword, line: node.line, endLine: node.endLine, original: node.original, flags: node.flags, ...(node.heredoc !== undefined ? { heredoc: node.heredoc } : {}) };
 }
 
-function parseInstruction(node: RawNode, file: string, warnings: ParseWarning[]): Instruction {
+function parseInstruction(node: RawNode, file: string, warnings: ParseWarning[], heredocs: 'refuse' | 'allow'): Instruction {
   const instr = parseInstructionBody(node, file, warnings);
   // After the instruction's own checks, so that a bad flag on the same line is reported as Docker does.
-  if (node.heredoc !== undefined) throw heredocError(node, file);
+  if (node.heredoc !== undefined && heredocs === 'refuse') throw heredocError(node, file);
   return instr;
 }
 
@@ -1305,7 +1312,7 @@ export function parseDockerfile(text: string, opts: ParseOptions = {}): Dockerfi
   const stages: Stage[] = [];
   const names = new Map<string, number>();
   for (const node of nodes) {
-    const instr = parseInstruction(node, file, warnings);
+    const instr = parseInstruction(node, file, warnings, opts.heredocs ?? 'refuse');
     instructions.push(instr);
     if (instr.kind === 'FROM') {
       const index = stages.length;
@@ -1889,6 +1896,9 @@ export function isLocalArchiveName(src: string): boolean {
 }
 
 function blockerFor(i: Instruction, allow: ReadonlySet<NativeFeature>): Omit<NativeBlocker, 'stage' | 'instruction'> | undefined {
+  if (i.heredoc !== undefined) {
+    return { reason: `it uses a heredoc (${i.heredoc}), which only an engine builds`, suggestions: ['move the content into a file in the build context, or ' + ENGINE_HINT] };
+  }
   switch (i.kind) {
     case 'RUN':
       return { reason: 'RUN executes a command inside the image, which needs a container engine', suggestions: [ENGINE_HINT] };
