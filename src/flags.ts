@@ -21,7 +21,7 @@ export const buildFlags = {
   target: Flags.string({ description: 'Build this Dockerfile stage instead of the last one.', helpValue: 'STAGE' }),
   'no-cache': Flags.boolean({ description: 'Ignore the layer cache (layers are still written to it).' }),
   builder: Flags.string({
-    description: 'Who builds: auto (native when the Dockerfile allows, else the first usable engine: docker, podman, buildah), native, docker, podman or buildah. Default from image.builder.',
+    description: 'Who builds: auto (native when the Dockerfile allows; else an engine for the part up to the last RUN and native after it; else the first usable engine: docker, podman, buildah), native, docker, podman or buildah. Default from image.builder.',
     options: ['auto', 'native', 'docker', 'podman', 'buildah'],
     env: 'FERRY_BUILDER',
     helpValue: 'KIND',
