@@ -139,7 +139,7 @@ const TRANSIENT_NET_CODES = new Set([
 ]);
 
 /** All `code`s in an error, its causes and (for happy-eyeballs AggregateErrors) its members. */
-function errorCodes(e: unknown, depth = 0): string[] {
+export function errorCodes(e: unknown, depth = 0): string[] {
   if (depth > 5 || typeof e !== 'object' || e === null) return [];
   const out: string[] = [];
   const code = (e as { code?: unknown }).code;

@@ -77,26 +77,7 @@ export function runProcess(command: string, args: readonly string[], opts: RunOp
     child.stdin.on('error', () => undefined);
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (timer !== undefined) clearTimeout(timer);
-      if (e.code === 'ENOENT') {
-        reject(
-          unavailableError('PROCESS_NOT_FOUND', `program "${command}" was not found on PATH`, {
-            cause: e,
-            details: { command },
-            suggestions: [`install ${command}, or check PATH`],
-          }),
-        );
-        return;
-      }
-      if (e.name === 'AbortError') {
-        reject(new FerryError('PROCESS_ABORTED', `"${command}" was stopped`, { cause: e, exitCode: ExitCode.TEMPFAIL }));
-        return;
-      }
-      reject(
-        unavailableError('PROCESS_FAILED_TO_START', `could not start "${command}": ${e.message}`, {
-          cause: e,
-          details: { command },
-        }),
-      );
+      reject(spawnError(command, e));
     });
     child.on('close', (code, signal) => {
       lines?.stdout.end();
@@ -118,6 +99,19 @@ export function runProcess(command: string, args: readonly string[], opts: RunOp
     } else if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
+}
+
+/** A program that could not start: PROCESS_NOT_FOUND (69), PROCESS_ABORTED (75) or PROCESS_FAILED_TO_START (69). */
+function spawnError(command: string, e: NodeJS.ErrnoException): FerryError {
+  if (e.code === 'ENOENT') {
+    return unavailableError('PROCESS_NOT_FOUND', `program "${command}" was not found on PATH`, {
+      cause: e,
+      details: { command },
+      suggestions: [`install ${command}, or check PATH`],
+    });
+  }
+  if (e.name === 'AbortError') return new FerryError('PROCESS_ABORTED', `"${command}" was stopped`, { cause: e, exitCode: ExitCode.TEMPFAIL });
+  return unavailableError('PROCESS_FAILED_TO_START', `could not start "${command}": ${e.message}`, { cause: e, details: { command } });
 }
 
 /** Cuts a byte stream into lines (without their \n or \r\n); `end` flushes a last partial line. */
@@ -187,17 +181,7 @@ export function startProcess(command: string, args: readonly string[], opts: Sta
   });
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderrTail: string }>((resolve, reject) => {
     child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') {
-        reject(
-          unavailableError('PROCESS_NOT_FOUND', `program "${command}" was not found on PATH`, {
-            cause: e,
-            details: { command },
-            suggestions: [`install ${command}, or check PATH`],
-          }),
-        );
-        return;
-      }
-      reject(unavailableError('PROCESS_FAILED_TO_START', `could not start "${command}": ${e.message}`, { cause: e, details: { command } }));
+      reject(spawnError(command, e));
     });
     child.on('close', (code, signal) => {
       resolve({ code, signal, stderrTail: redact(tail.toString('utf8')) });

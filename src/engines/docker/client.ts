@@ -22,6 +22,7 @@ import type { Dispatcher, Pool } from 'undici';
 import type { Reporter } from '../../core/context.js';
 import { dataError, FerryError, unavailableError } from '../../core/errors.js';
 import { redact } from '../../infra/redact.js';
+import { errorCodes } from '../../infra/http.js';
 import { describeEndpoint, type DockerEndpoint } from './endpoint.js';
 
 export const DOCKER_API_VERSION = 'v1.41';
@@ -542,16 +543,6 @@ async function errorMessage(r: Dispatcher.ResponseData): Promise<string> {
   return redact(text.trim() || `HTTP ${r.statusCode}`);
 }
 
-function errorCodes(e: unknown, depth = 0): string[] {
-  if (depth > 5 || typeof e !== 'object' || e === null) return [];
-  const out: string[] = [];
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string') out.push(code);
-  const errors = (e as { errors?: unknown }).errors;
-  if (Array.isArray(errors)) for (const x of errors) out.push(...errorCodes(x, depth + 1));
-  out.push(...errorCodes((e as { cause?: unknown }).cause, depth + 1));
-  return out;
-}
 
 type JsonMessage = Record<string, unknown>;
 
