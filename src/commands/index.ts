@@ -4,14 +4,18 @@ import Build from './build.js';
 import ConfigSchema from './config/schema.js';
 import ConfigValidate from './config/validate.js';
 import Deploy from './deploy.js';
+import PlanCommand from './plan.js';
 import Push from './push.js';
 import Run from './run.js';
+import Targets from './targets.js';
 
 export const commands = {
   build: Build,
   push: Push,
   run: Run,
+  plan: PlanCommand,
   deploy: Deploy,
+  targets: Targets,
   'config:schema': ConfigSchema,
   'config:validate': ConfigValidate,
 };

@@ -74,7 +74,7 @@ export interface RunResult {
   interrupted?: string;
 }
 
-interface Settings {
+export interface Settings {
   target: string;
   local: LocalTargetConfig;
   spec: Omit<ContainerRun, 'image' | 'name'>;

@@ -1,0 +1,98 @@
+/**
+ * The target-adapter contract: what every place an image can run (local engine, AWS Batch, Lambda,
+ * Kubernetes, Spark, Cloud Run) offers to ferry's deploy verbs. Values here are plain data, so a
+ * handle can be saved as JSON and read back by a later `ferry status --last`, and a plan can be
+ * printed by `ferry plan` exactly as deploy would send it.
+ *
+ * A capability an adapter lacks is an absent optional method (and `false` in its capabilities),
+ * never a method that does nothing.
+ */
+import type { RunContext } from './context.js';
+
+/** The image every target runs: always pinned. */
+export interface PinnedImage {
+  /** NAME@sha256:… when the image has a registry name; the local image ID otherwise. */
+  ref: string;
+  /** The manifest digest. */
+  digest: string;
+  /** The image ID: the config digest (what local engines call it). */
+  configDigest: string;
+  /** os/arch[/variant]. */
+  platform: string;
+}
+
+/** One call a deploy would make: for `ferry plan`, and for tests that check request shapes. */
+export interface PlannedRequest {
+  /** "podman", "docker", "batch", "lambda", "kubernetes", … */
+  service: string;
+  /** "create container", "RegisterJobDefinition", … */
+  action: string;
+  /** The payload as it would be sent (or its engine-neutral equivalent for CLI engines). */
+  payload: unknown;
+}
+
+export interface Plan {
+  target: string;
+  type: string;
+  image: PinnedImage;
+  requests: PlannedRequest[];
+  /** Notes for a person: what will be reused, what will be created. */
+  notes: string[];
+}
+
+export type RunState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** What `deploy --async` returns and `status/logs/cancel --id|--last` read: plain JSON. */
+export interface Handle {
+  id: string;
+  target: string;
+  type: string;
+  image: string;
+  createdAt: string;
+  /** The adapter's own identifiers (a job id, a function ARN, a container name). */
+  ref: Record<string, string>;
+}
+
+export interface RunStatus {
+  state: RunState;
+  exitCode?: number;
+  /** Why it failed, in the platform's words (CannotPullContainerError, OOMKilled, …). */
+  reason?: string;
+  /** Array jobs: how many children are in each state. */
+  children?: Partial<Record<RunState, number>>;
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  text: string;
+  /** ISO time when the platform gives one. */
+  time?: string;
+}
+
+export interface TargetCapabilities {
+  plan: boolean;
+  deploy: boolean;
+  /** `deploy --async` with `status`. */
+  async: boolean;
+  logs: boolean;
+  cancel: boolean;
+  /** `--each`: one deploy fanned out over values. */
+  each: boolean;
+}
+
+/** What a target kind is, for `ferry targets` (read without loading the adapter or its SDK). */
+export interface TargetKindInfo {
+  type: string;
+  summary: string;
+  capabilities: TargetCapabilities;
+}
+
+export interface TargetAdapter<Input, Deployed = Handle> {
+  readonly type: string;
+  /** No side effects anywhere: what deploy would send. */
+  plan(input: Input, ctx: RunContext): Promise<Plan>;
+  deploy(plan: Plan, input: Input, ctx: RunContext): Promise<Deployed>;
+  status?(h: Handle, ctx: RunContext): Promise<RunStatus>;
+  logs?(h: Handle, opts: { follow: boolean }, ctx: RunContext): AsyncIterable<LogLine>;
+  cancel?(h: Handle, ctx: RunContext): Promise<void>;
+}
