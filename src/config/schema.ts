@@ -111,6 +111,7 @@ export const jobSchema = z
           .refine((v) => parseMemory(v) !== undefined, { error: `must be ${MEMORY_HELP}` })
           .optional()
           .describe(`The run's memory limit: ${MEMORY_HELP}.`),
+        gpu: z.number().int().min(0).max(64).optional().describe('GPUs the run needs (AWS Batch on EC2, Kubernetes). Not passed to local engines.'),
       })
       .optional()
       .describe('Resource limits (locally: the container limits; elsewhere: what the job requests).'),

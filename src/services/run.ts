@@ -229,6 +229,7 @@ export async function resolveSettings(loaded: LoadedConfig, opts: RunServiceOpti
   if (user !== undefined) spec.user = user;
   const memory = job.resources?.memory;
   if (memory !== undefined) spec.memoryBytes = parseMemory(memory) ?? 0;
+  if ((job.resources?.gpu ?? 0) > 0) ctx.reporter.warn(`job.resources.gpu is not passed to local engines; the container runs without GPUs`);
   const cpu = job.resources?.cpu;
   if (cpu !== undefined) spec.cpus = parseCpu(cpu) ?? 0;
   const timeoutMs = job.timeout === undefined ? undefined : parseDuration(job.timeout);

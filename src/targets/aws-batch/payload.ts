@@ -1,0 +1,250 @@
+/**
+ * The AWS Batch requests ferry sends, as plain data built from ferry.yaml (no SDK here, so `ferry
+ * plan` and the tests see exactly what would go out). The field names are Batch's own
+ * (RegisterJobDefinition, SubmitJob, DescribeJobs).
+ */
+import { parseCpu, parseDuration, parseMemory } from '../../core/quantities.js';
+import type { RunState, RunStatus } from '../../core/target.js';
+import type { BatchTargetConfig } from './schema.js';
+
+export interface BatchJobInput {
+  target: string;
+  config: BatchTargetConfig;
+  /** The image pinned by digest: REGISTRY/REPO@sha256:… (Batch pulls it as is). */
+  image: string;
+  /** os/arch of the image: Fargate's runtimePlatform must match it. */
+  platform: string;
+  /** The image's ENTRYPOINT, which Batch can keep but never replace. */
+  imageEntrypoint?: string[] | undefined;
+  job: {
+    command?: string[] | undefined;
+    args?: string[] | undefined;
+    env: Record<string, string>;
+    resources?: { cpu?: string | number | undefined; memory?: string | number | undefined; gpu?: number | undefined } | undefined;
+    timeout?: string | undefined;
+  };
+}
+
+export interface KeyValue {
+  name: string;
+  value: string;
+}
+
+export interface ResourceRequirement {
+  type: 'VCPU' | 'MEMORY' | 'GPU';
+  value: string;
+}
+
+export interface ContainerProperties {
+  image: string;
+  command?: string[];
+  environment: KeyValue[];
+  resourceRequirements: ResourceRequirement[];
+  jobRoleArn?: string;
+  executionRoleArn?: string;
+  logConfiguration?: { logDriver: 'awslogs'; options: Record<string, string> };
+  fargatePlatformConfiguration?: { platformVersion: string };
+  networkConfiguration?: { assignPublicIp: 'ENABLED' | 'DISABLED' };
+  runtimePlatform?: { operatingSystemFamily: 'LINUX'; cpuArchitecture: 'X86_64' | 'ARM64' };
+}
+
+export interface RegisterJobDefinitionInput {
+  jobDefinitionName: string;
+  type: 'container';
+  platformCapabilities: ['EC2' | 'FARGATE'];
+  containerProperties: ContainerProperties;
+  retryStrategy?: { attempts: number; evaluateOnExit?: { onExitCode: string; action: 'RETRY' | 'EXIT' }[] };
+  timeout?: { attemptDurationSeconds: number };
+  propagateTags: boolean;
+  tags: Record<string, string>;
+}
+
+/** A bad value for Batch, found before any AWS call: where it is, and why. */
+export class BatchInputError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Batch requires vCPU and memory; without job.resources a job gets 1 vCPU and 2 GiB (valid on Fargate too). */
+export const DEFAULT_VCPU = 1;
+export const DEFAULT_MEMORY_MIB = 2048;
+
+/**
+ * Fargate accepts only these vCPU / memory pairs (MiB): AWS Batch and ECS document the same table.
+ * Anything else is refused by RegisterJobDefinition, so ferry refuses it first, with the valid range.
+ */
+const FARGATE_MEMORY: readonly [number, number[]][] = [
+  [0.25, [512, 1024, 2048]],
+  [0.5, range(1024, 4096, 1024)],
+  [1, range(2048, 8192, 1024)],
+  [2, range(4096, 16384, 1024)],
+  [4, range(8192, 30720, 1024)],
+  [8, range(16384, 61440, 4096)],
+  [16, range(32768, 122880, 8192)],
+];
+
+function range(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to; v += step) out.push(v);
+  return out;
+}
+
+export function fargatePairProblem(vcpu: number, memoryMiB: number): string | undefined {
+  const row = FARGATE_MEMORY.find(([c]) => c === vcpu);
+  if (row === undefined) return `Fargate takes ${FARGATE_MEMORY.map(([c]) => c).join(', ')} vCPU, not ${vcpu}`;
+  if (!row[1].includes(memoryMiB)) {
+    const m = row[1];
+    return `Fargate with ${vcpu} vCPU takes ${m.length <= 4 ? m.join(', ') : `${m[0] ?? ''} to ${m[m.length - 1] ?? ''} in steps of ${(m[1] ?? 0) - (m[0] ?? 0)}`} MiB of memory, not ${memoryMiB}`;
+  }
+  return undefined;
+}
+
+/** ferry-<repository basename>-<target>, cut to Batch's 128 characters. */
+export function defaultJobDefinitionName(image: string, target: string): string {
+  const repo = image.split('@')[0]?.split('/').pop()?.split(':')[0] ?? 'image';
+  return `ferry-${repo}-${target}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 128);
+}
+
+export function jobDefinitionInput(input: BatchJobInput): RegisterJobDefinitionInput {
+  const { config, job } = input;
+  const vcpu = job.resources?.cpu === undefined ? DEFAULT_VCPU : (parseCpu(job.resources.cpu) ?? DEFAULT_VCPU);
+  const memoryBytes = job.resources?.memory === undefined ? undefined : parseMemory(job.resources.memory);
+  const memoryMiB = memoryBytes === undefined ? DEFAULT_MEMORY_MIB : Math.ceil(memoryBytes / (1024 * 1024));
+  if (config.platform === 'FARGATE') {
+    const problem = fargatePairProblem(vcpu, memoryMiB);
+    if (problem !== undefined) throw new BatchInputError('job.resources', problem, 'pick a vCPU/memory pair Fargate offers (e.g. cpu: 1, memory: 2Gi), or use platform: EC2');
+    if ((job.resources?.gpu ?? 0) > 0) throw new BatchInputError('job.resources.gpu', 'Fargate has no GPUs', 'use platform: EC2 with a GPU compute environment');
+  } else if (vcpu < 1 || !Number.isInteger(vcpu)) {
+    throw new BatchInputError('job.resources.cpu', `Batch on EC2 reserves whole vCPUs, not ${vcpu}`, 'use a whole number of CPUs (1, 2, …), or platform: FARGATE for fractions');
+  }
+  const requirements: ResourceRequirement[] = [
+    { type: 'VCPU', value: String(vcpu) },
+    { type: 'MEMORY', value: String(memoryMiB) },
+  ];
+  if ((job.resources?.gpu ?? 0) > 0) requirements.push({ type: 'GPU', value: String(job.resources?.gpu) });
+
+  const container: ContainerProperties = {
+    image: input.image,
+    environment: Object.entries(job.env)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => ({ name, value })),
+    resourceRequirements: requirements,
+  };
+  // Batch's one `command` replaces the image's CMD and always keeps its ENTRYPOINT (the job
+  // definition has no entryPoint). job.command (an ENTRYPOINT) can therefore only be honoured on an
+  // image without one: there, command + args is exactly the command line.
+  if (job.command !== undefined && (input.imageEntrypoint?.length ?? 0) > 0) {
+    throw new BatchInputError(
+      'job.command',
+      `Batch cannot replace the image's ENTRYPOINT (${JSON.stringify(input.imageEntrypoint)}); it only replaces CMD`,
+      'put the arguments in job.args (they replace CMD and follow the ENTRYPOINT), or build the image without an ENTRYPOINT',
+    );
+  }
+  const command = [...(job.command ?? []), ...(job.args ?? [])];
+  if (command.length > 0) container.command = command;
+  if (config.jobRoleArn !== undefined) container.jobRoleArn = config.jobRoleArn;
+  if (config.executionRoleArn !== undefined) container.executionRoleArn = config.executionRoleArn;
+  if (config.logGroup !== undefined) container.logConfiguration = { logDriver: 'awslogs', options: { 'awslogs-group': config.logGroup } };
+  if (config.platform === 'FARGATE') {
+    container.fargatePlatformConfiguration = { platformVersion: config.fargate?.platformVersion ?? 'LATEST' };
+    container.networkConfiguration = { assignPublicIp: config.fargate?.assignPublicIp === true ? 'ENABLED' : 'DISABLED' };
+    // Fargate runs the architecture it is told: the image's own.
+    container.runtimePlatform = { operatingSystemFamily: 'LINUX', cpuArchitecture: input.platform.includes('arm64') ? 'ARM64' : 'X86_64' };
+  }
+  const def: RegisterJobDefinitionInput = {
+    jobDefinitionName: config.jobDefinition ?? defaultJobDefinitionName(input.image, input.target),
+    type: 'container',
+    platformCapabilities: [config.platform],
+    containerProperties: container,
+    propagateTags: true,
+    tags: { ...config.tags, 'ferry:target': input.target },
+  };
+  if (config.retry !== undefined) {
+    def.retryStrategy = { attempts: config.retry.attempts };
+    if (config.retry.retryOnExitCodes !== undefined) {
+      // Batch evaluates the list in order: retry on the named codes, exit on anything else.
+      def.retryStrategy.evaluateOnExit = [...config.retry.retryOnExitCodes.map((c) => ({ onExitCode: String(c), action: 'RETRY' as const })), { onExitCode: '*', action: 'EXIT' as const }];
+    }
+  }
+  if (job.timeout !== undefined) {
+    const seconds = Math.ceil((parseDuration(job.timeout) ?? 0) / 1000);
+    if (seconds < 60) throw new BatchInputError('job.timeout', `Batch stops attempts after 60 s at the least, not ${seconds} s`, 'set job.timeout to 60s or more');
+    def.timeout = { attemptDurationSeconds: seconds };
+  }
+  return def;
+}
+
+/**
+ * Whether an existing revision (as DescribeJobDefinitions returns it, with AWS's defaults filled
+ * in) is the one ferry would register: every field ferry sets has the same value there. Fields
+ * only AWS fills (empty volumes, ulimits, …) do not count.
+ */
+export function sameDefinition(wanted: RegisterJobDefinitionInput, existing: Record<string, unknown>): boolean {
+  if (existing['status'] !== undefined && existing['status'] !== 'ACTIVE') return false;
+  const { jobDefinitionName, tags: _tags, ...rest } = wanted;
+  if (existing['jobDefinitionName'] !== jobDefinitionName) return false;
+  return covers(rest, existing);
+}
+
+function covers(wanted: unknown, got: unknown): boolean {
+  if (Array.isArray(wanted)) {
+    if (!Array.isArray(got) || got.length !== wanted.length) return false;
+    return wanted.every((w, i) => covers(w, got[i]));
+  }
+  if (typeof wanted === 'object' && wanted !== null) {
+    if (typeof got !== 'object' || got === null) return false;
+    const g = got as Record<string, unknown>;
+    return Object.entries(wanted as Record<string, unknown>).every(([k, v]) => v === undefined || covers(v, g[k]));
+  }
+  return wanted === got;
+}
+
+/** DescribeJobs takes at most 100 job ids a call. */
+export const DESCRIBE_JOBS_LIMIT = 100;
+
+export function chunks<T>(items: readonly T[], size = DESCRIBE_JOBS_LIMIT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** A Batch job (DescribeJobs' jobDetail) as a ferry run status. */
+export function statusOf(job: {
+  status?: string;
+  statusReason?: string;
+  container?: { exitCode?: number; reason?: string };
+  arrayProperties?: { statusSummary?: Record<string, number> };
+}): RunStatus {
+  const state = STATE[job.status ?? ''] ?? 'pending';
+  const out: RunStatus = { state };
+  const cancelled = state === 'failed' && /cancel|terminat/i.test(job.statusReason ?? '') && job.container?.exitCode === undefined;
+  if (cancelled) out.state = 'cancelled';
+  if (job.container?.exitCode !== undefined) out.exitCode = job.container.exitCode;
+  const reason = job.container?.reason ?? job.statusReason;
+  if (reason !== undefined && reason !== '' && state !== 'succeeded') out.reason = reason;
+  const summary = job.arrayProperties?.statusSummary;
+  if (summary !== undefined) {
+    const children: Partial<Record<RunState, number>> = {};
+    for (const [k, n] of Object.entries(summary)) {
+      const s = STATE[k] ?? 'pending';
+      children[s] = (children[s] ?? 0) + n;
+    }
+    out.children = children;
+  }
+  return out;
+}
+
+const STATE: Record<string, RunState> = {
+  SUBMITTED: 'pending',
+  PENDING: 'pending',
+  RUNNABLE: 'pending',
+  STARTING: 'pending',
+  RUNNING: 'running',
+  SUCCEEDED: 'succeeded',
+  FAILED: 'failed',
+};
