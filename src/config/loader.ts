@@ -27,6 +27,8 @@ export interface LoadedConfig {
   contextDir: string;
   /** Absolute Dockerfile path. */
   dockerfile: string;
+  /** "ferry.yaml:LINE:COL" of a key's value in the file, for checks made after the schema's. */
+  locate?: (keyPath: (string | number)[], expected?: string) => string | undefined;
 }
 
 export interface ConfigIssue {
@@ -84,7 +86,17 @@ export async function loadConfig(opts: {
   const dir = path.dirname(file);
   const contextDir = path.resolve(dir, config.image.context);
   const dockerfile = path.resolve(contextDir, config.image.dockerfile);
-  return { file, dir, config, contextDir, dockerfile };
+  const display = displayPath(file, opts.cwd);
+  // With `expected`, only when the file holds that value (not when a flag or variable replaced it).
+  const locate = (keyPath: (string | number)[], expected?: string): string | undefined => {
+    const counter = new LineCounter();
+    const loc: Located = { doc: parseDocument(text, { lineCounter: counter }), counter, display };
+    const node = nodeAt(loc, keyPath);
+    if (node === undefined || (expected !== undefined && !(isScalar(node) && node.value === expected))) return undefined;
+    const pos = valuePosition(loc, keyPath);
+    return `${display}:${pos.line ?? 1}:${pos.column ?? 1}`;
+  };
+  return { file, dir, config, contextDir, dockerfile, locate };
 }
 
 /** Parse and validate ferry.yaml text. Errors name file:line:column and the key. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CPU_HELP, DURATION_HELP, MEMORY_HELP, parseCpu, parseDuration, parseMemory } from '../core/quantities.js';
+import { isEcrHost } from '../registry/ecr/hosts.js';
 import { targetSchemas, TARGET_TYPES } from '../targets/index.js';
 
 /**
@@ -16,12 +17,55 @@ const mirrorTarget = z
     'must be host[:port][/path], e.g. 127.0.0.1:5000/mirror',
   );
 
+const endpointUrl = z
+  .string()
+  .refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === 'http:' || u.protocol === 'https:') && u.pathname === '/' && u.search === '' && u.hash === '' && u.username === '' && u.password === '';
+      } catch {
+        return false;
+      }
+    },
+    { error: 'must be an http:// or https:// URL with no path, e.g. http://127.0.0.1:5000' },
+  );
+
+/**
+ * ECR's settings sit in their own `ecr` object rather than beside `insecure`: they only mean
+ * something for an ECR host (the schema refuses them elsewhere), and they only apply when ferry
+ * creates the repository, which the grouping makes plain. Names follow ECR's own API
+ * (imageTagMutability, imageScanningConfiguration.scanOnPush) as booleans.
+ */
+export const ecrSettingsSchema = z
+  .strictObject({
+    createRepository: z
+      .boolean()
+      .default(true)
+      .describe('Before a push, create the repository when it does not exist (DescribeRepositories, then CreateRepository). false: push only to existing repositories.'),
+    tagImmutability: z
+      .boolean()
+      .default(false)
+      .describe('A repository ferry creates gets immutable tags (IMMUTABLE): a tag, once pushed, cannot be moved. Existing repositories are left as they are.'),
+    scanOnPush: z
+      .boolean()
+      .default(false)
+      .describe('A repository ferry creates has images scanned for vulnerabilities on push. Existing repositories are left as they are.'),
+  })
+  .describe('Amazon ECR settings (only for ECR hosts: ACCOUNT.dkr.ecr.REGION.amazonaws.com and its FIPS, China and dual-stack forms).');
+
 export const registrySettingsSchema = z
   .strictObject({
     insecure: z
       .boolean()
       .default(false)
       .describe('Talk plain HTTP to this registry. Only for registries on a trusted network (a local test registry).'),
+    endpoint: endpointUrl
+      .optional()
+      .describe(
+        "Send this registry's API traffic to another address (a proxy, a pull-through setup, a test registry standing in for the real one), keeping the image's own name and this host's credentials. An http:// endpoint means plain HTTP, as insecure does.",
+      ),
+    ecr: ecrSettingsSchema.optional(),
   })
   .describe('Settings for one registry host.');
 
@@ -43,6 +87,8 @@ export const registriesSchema = z
     for (const key of Object.keys(value)) {
       if (key !== 'mirrors' && !HOST_RE.test(key)) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'must be a registry host, optionally with a port (e.g. 127.0.0.1:5000)' });
+      } else if (key !== 'mirrors' && (value[key] as { ecr?: unknown } | undefined)?.ecr !== undefined && !isEcrHost(key)) {
+        ctx.addIssue({ code: 'custom', path: [key, 'ecr'], message: 'ecr settings only apply to an Amazon ECR host (ACCOUNT.dkr.ecr.REGION.amazonaws.com)' });
       }
     }
   });

@@ -115,6 +115,8 @@ type AuthMode = { kind: 'none' } | { kind: 'basic' } | { kind: 'bearer'; realm: 
 export class RegistryAuth {
   private mode: Promise<AuthMode> | undefined;
   private resolved: Promise<ResolvedCredential> | undefined;
+  /** What `resolved` resolved to, once it has. */
+  private current: ResolvedCredential | undefined;
   private readonly tokens = new Map<string, CachedToken>();
   private readonly pending = new Map<string, Promise<CachedToken>>();
   private readonly now: () => number;
@@ -126,11 +128,40 @@ export class RegistryAuth {
   }
 
   credential(): Promise<ResolvedCredential> {
-    this.resolved ??= this.opts.credentials().catch((e: unknown) => {
-      this.resolved = undefined;
-      throw e;
-    });
+    // Expiring credentials (ECR tokens) are looked up again once due; their source caches them.
+    if (this.current?.renewal !== undefined && this.now() >= this.current.renewal.renewAt) this.forget(this.current);
+    this.resolved ??= this.opts.credentials().then(
+      (c) => {
+        this.current = c;
+        return c;
+      },
+      (e: unknown) => {
+        this.resolved = undefined;
+        throw e;
+      },
+    );
     return this.resolved;
+  }
+
+  private forget(c: ResolvedCredential): void {
+    if (this.current !== c) return;
+    this.current = undefined;
+    this.resolved = undefined;
+  }
+
+  /**
+   * A 401 to a request sent with `sent` under basic auth, with renewable credentials: drop them
+   * (their source fetches new ones) and answer true, so the request is tried once more. When
+   * another request already renewed them, the next try simply uses the new ones.
+   */
+  private renew(sent: string | undefined): boolean {
+    const c = this.current;
+    if (c?.renewal === undefined) return false;
+    if (sent === undefined || sent === basicHeader(c.credential)) {
+      c.renewal.invalidate();
+      this.forget(c);
+    }
+    return true;
   }
 
   /** The Authorization header for a request needing `scopes`, or undefined for none. */
@@ -149,17 +180,18 @@ export class RegistryAuth {
    * token that failed. Returns true when trying again may help (i.e. we did not already have a
    * fresh token for exactly these scopes, or the scheme changed).
    */
-  async unauthorized(res: HttpResponse, scopes: readonly string[]): Promise<boolean> {
+  async unauthorized(res: HttpResponse, scopes: readonly string[], sent?: string): Promise<boolean> {
     const challenge = pickChallenge(res.header('www-authenticate'));
     const before = await this.learn();
     this.tokens.delete(scopeKey(scopes));
-    if (challenge === undefined) return false;
-    const mode = modeFrom(challenge, this.opts.baseUrl);
-    if (mode.kind !== before.kind) {
+    const mode = challenge === undefined ? undefined : modeFrom(challenge, this.opts.baseUrl);
+    if (mode !== undefined && mode.kind !== before.kind) {
       this.mode = Promise.resolve(mode);
       return true;
     }
-    return mode.kind === 'bearer';
+    // ECR: its token expired (or was revoked) mid-push; a fresh GetAuthorizationToken may help.
+    if (before.kind === 'basic' && this.renew(sent)) return true;
+    return mode?.kind === 'bearer';
   }
 
   /** The error for a request still refused after authenticating. */

@@ -54,6 +54,11 @@ export interface RegistryClientOptions {
   http?: HttpClient;
   /** Retry policy of the HTTP client this registry client makes (ignored with `http`). */
   retry?: Partial<RetryPolicy>;
+  /**
+   * Send this registry's API traffic to another address (registries.<host>.endpoint): a proxy, a
+   * test registry standing in for ECR. Image names keep the registry's own host.
+   */
+  endpoint?: URL;
 }
 
 export interface ManifestResult {
@@ -98,7 +103,7 @@ export class RegistryClient {
   constructor(registry: string, opts: RegistryClientOptions = {}) {
     this.registry = registry;
     this.insecure = opts.insecure ?? false;
-    this.baseUrl = new URL(`${this.insecure ? 'http' : 'https'}://${registryApiHost(registry)}/`);
+    this.baseUrl = opts.endpoint !== undefined ? new URL('/', opts.endpoint) : new URL(`${this.insecure ? 'http' : 'https'}://${registryApiHost(registry)}/`);
     this.ownsHttp = opts.http === undefined;
     this.http =
       opts.http ??
@@ -482,8 +487,10 @@ export class RegistryClient {
     const replayable = o.replayable ?? true;
     for (let round = 0; ; round++) {
       let res: HttpResponse;
+      let sentAuthorization: string | undefined;
       try {
         const authorization = await this.auth.header(o.scopes);
+        sentAuthorization = authorization;
         res = await this.http.request({
           method: o.method,
           url: o.url,
@@ -497,7 +504,7 @@ export class RegistryClient {
       }
       if (res.status !== 401) return res;
       await res.dump();
-      const again = await this.auth.unauthorized(res, o.scopes);
+      const again = await this.auth.unauthorized(res, o.scopes, sentAuthorization);
       if (again && round === 0) {
         if (replayable) continue;
         // The body is gone; the caller's retry loop starts over with a new stream and a new token.

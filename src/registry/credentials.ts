@@ -28,6 +28,16 @@ export interface ResolvedCredential {
   credential: Credential;
   /** Where it came from, for messages: "flags", "docker config (~/.docker/config.json)", "credential helper docker-credential-pass". */
   source: string;
+  /**
+   * Credentials that expire and can be fetched anew (ECR's tokens): when to look them up again,
+   * and how to drop them once the registry refused them (RegistryAuth does both).
+   */
+  renewal?: { renewAt: number; invalidate: () => void };
+}
+
+/** A source of registry credentials tried before any file (ECR's GetAuthorizationToken). */
+export interface CredentialSource {
+  credential(): Promise<ResolvedCredential>;
 }
 
 export interface CredentialOptions {
@@ -38,6 +48,12 @@ export interface CredentialOptions {
   home?: string;
   /** How credential helpers are run (tests may replace it). Default: docker-credential-<name> get. */
   runHelper?: (helper: string, serverUrl: string, env: NodeJS.ProcessEnv) => Promise<HelperAnswer | undefined>;
+  /**
+   * ECR hosts: the token from GetAuthorizationToken comes first. When the AWS SDK finds no
+   * credentials at all, a docker config entry for the host (docker-credential-ecr-login, or a
+   * `docker login` with `aws ecr get-login-password`) is used instead; with neither, the ECR error.
+   */
+  ecr?: CredentialSource;
 }
 
 export interface HelperAnswer {
@@ -78,6 +94,20 @@ export async function resolveCredentials(registry: string, opts: CredentialOptio
   if (opts.explicit !== undefined) {
     return { credential: remember({ kind: 'basic', ...opts.explicit }), source: 'flags' };
   }
+  if (opts.ecr !== undefined) {
+    try {
+      return await opts.ecr.credential();
+    } catch (e) {
+      if (!(e instanceof FerryError) || e.code !== 'ECR_CREDENTIALS_MISSING') throw e;
+      const fromFiles = await resolveFromFiles(host, env, home, opts);
+      if (fromFiles !== undefined) return fromFiles;
+      throw e;
+    }
+  }
+  return (await resolveFromFiles(host, env, home, opts)) ?? ANONYMOUS;
+}
+
+async function resolveFromFiles(host: string, env: NodeJS.ProcessEnv, home: string, opts: CredentialOptions): Promise<ResolvedCredential | undefined> {
   const authFile = env.REGISTRY_AUTH_FILE;
   if (authFile !== undefined && authFile !== '') {
     const found = await fromConfigFile(authFile, host, env, opts, 'REGISTRY_AUTH_FILE');
@@ -94,7 +124,7 @@ export async function resolveCredentials(registry: string, opts: CredentialOptio
     const found = await fromConfigFile(f, host, env, opts, 'containers auth.json');
     if (found !== undefined) return found;
   }
-  return ANONYMOUS;
+  return undefined;
 }
 
 async function readConfig(path: string): Promise<DockerConfigFile | undefined> {

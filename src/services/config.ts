@@ -4,6 +4,7 @@ import type { RunContext } from '../core/context.js';
 import { configError, FerryError } from '../core/errors.js';
 import { isValidTag, parseImageRef } from '../core/image-ref.js';
 import { parsePlatform } from '../image/platform.js';
+import { ecrRepositoryProblem, isEcrHost } from '../registry/ecr/hosts.js';
 import { loadConfig, type ConfigOverrides, type LoadedConfig } from '../config/loader.js';
 
 export interface ValidateResult {
@@ -78,6 +79,7 @@ function checkValues(loaded: LoadedConfig): void {
   const img = loaded.config.image;
   const at = (key: string): string => `${loaded.file} (${key})`;
   if (img.name !== undefined) {
+    checkEcrName(img.name, loaded);
     try {
       const ref = parseImageRef(img.name, at('image.name'));
       if (ref.tag !== undefined || ref.digest !== undefined) {
@@ -103,6 +105,28 @@ function checkValues(loaded: LoadedConfig): void {
   } catch (e) {
     throw asConfigError(e, at('image.platform'));
   }
+}
+
+/**
+ * An image on Amazon ECR: its repository name by ECR's own rules and limits (2 to 256 characters,
+ * lowercase path components), checked before any AWS call and before the build. Checked ahead of
+ * the general reference grammar, so an ECR name gets ECR's rule in the message.
+ */
+function checkEcrName(name: string, loaded: LoadedConfig): void {
+  const slash = name.indexOf('/');
+  if (slash === -1) return;
+  const host = name.slice(0, slash);
+  if (!isEcrHost(host)) return;
+  const repository = name.slice(slash + 1).replace(/[:@].*$/, '');
+  const problem = ecrRepositoryProblem(repository);
+  if (problem === undefined) return;
+  const shown = repository.length > 60 ? `${repository.slice(0, 40)}…(${repository.length} characters)` : repository;
+  const inFile = loaded.locate?.(['image', 'name'], name);
+  throw configError('ECR_REPOSITORY_NAME_INVALID', `${inFile === undefined ? '' : `${inFile}: `}image.name: the ECR repository "${shown}" ${problem}`, {
+    where: inFile === undefined ? `${loaded.file} (image.name)` : `${inFile} (image.name)`,
+    details: { registry: host, length: repository.length },
+    suggestions: ['use 2 to 256 characters: lowercase letters and digits, with . _ - between them and / between path components (e.g. team/app)'],
+  });
 }
 
 function asConfigError(e: unknown, where: string): unknown {

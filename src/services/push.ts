@@ -33,6 +33,7 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       });
     }
     const client = pool.client(name.registry);
+    await pool.prepareRepository(name.registry, name.repository);
     const blobOf = (l: (typeof built.layers)[number]): PushBlob => ({
       descriptor: { digest: l.descriptor.digest, size: l.descriptor.size, mediaType: l.descriptor.mediaType },
       origin:

@@ -2,6 +2,8 @@ import type { Reporter } from '../core/context.js';
 import { normalizeRegistryHost } from '../core/image-ref.js';
 import { HttpClient } from '../infra/http.js';
 import { RegistryClient } from '../registry/client.js';
+import { parseEcrHost } from '../registry/ecr/hosts.js';
+import { EcrRegistry } from '../registry/ecr/registry.js';
 import type { RegistryPool } from '../builders/native/builder.js';
 import type { FerryConfigParsed } from '../config/schema.js';
 
@@ -22,6 +24,7 @@ export interface RegistryPoolOptions {
 export class SharedRegistryPool implements RegistryPool {
   readonly http: HttpClient;
   private readonly clients = new Map<string, RegistryClient>();
+  private readonly ecr = new Map<string, EcrRegistry>();
 
   constructor(private readonly opts: RegistryPoolOptions) {
     this.http = new HttpClient({
@@ -38,18 +41,49 @@ export class SharedRegistryPool implements RegistryPool {
     if (c === undefined) {
       const settings = this.opts.registries[host] ?? this.opts.registries[registry];
       const explicit = this.opts.explicit !== undefined && normalizeRegistryHost(this.opts.explicit.registry) === host ? this.opts.explicit : undefined;
+      const endpoint = settings?.endpoint === undefined ? undefined : new URL(settings.endpoint);
+      const ecr = explicit === undefined ? this.ecrRegistry(host) : undefined;
       c = new RegistryClient(host, {
-        insecure: settings?.insecure ?? false,
+        // An http:// endpoint was asked for in so many words: plain HTTP to it is intended.
+        insecure: (settings?.insecure ?? false) || endpoint?.protocol === 'http:',
+        ...(endpoint === undefined ? {} : { endpoint }),
         http: this.http,
         credentialOptions: {
           env: this.opts.env,
           ...(explicit !== undefined ? { explicit: { username: explicit.username, password: explicit.password } } : {}),
+          ...(ecr === undefined ? {} : { ecr }),
         },
         ...(this.opts.concurrency !== undefined ? { concurrency: this.opts.concurrency } : {}),
       });
       this.clients.set(host, c);
     }
     return c;
+  }
+
+  /**
+   * Before pushing to `repository`: on an ECR host, create it when missing (ECR, unlike most
+   * registries, does not create repositories on push). Elsewhere, nothing to do.
+   */
+  async prepareRepository(registry: string, repository: string): Promise<void> {
+    await this.ecrRegistry(normalizeRegistryHost(registry))?.ensureRepository(repository);
+  }
+
+  private ecrRegistry(host: string): EcrRegistry | undefined {
+    let r = this.ecr.get(host);
+    if (r !== undefined) return r;
+    const parsed = parseEcrHost(host);
+    if (parsed === undefined) return undefined;
+    const settings = this.opts.registries[host]?.ecr;
+    r = new EcrRegistry(parsed, {
+      createRepository: settings?.createRepository ?? true,
+      tagImmutability: settings?.tagImmutability ?? false,
+      scanOnPush: settings?.scanOnPush ?? false,
+      debug: (line) => {
+        this.opts.reporter.debug(line);
+      },
+    });
+    this.ecr.set(host, r);
+    return r;
   }
 
   async close(): Promise<void> {

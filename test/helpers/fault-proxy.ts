@@ -3,6 +3,7 @@
  *   - reset: forward the request, but after N bytes of its body destroy both connections (a
  *     connection reset mid-blob, with the registry having seen part of the data);
  *   - status: answer a status (429 with Retry-After, 500, 503…) without forwarding.
+ * Rules match on method, path and, for AWS JSON APIs in front of moto, the X-Amz-Target operation.
  * Each rule fires a bounded number of times. The Host header is forwarded unchanged, so the
  * registry's Location headers point back at the proxy. The proxy stops by itself after `lifetimeMs`.
  */
@@ -17,6 +18,8 @@ export interface FaultRule {
   /** Which requests: method (any when absent) and a pattern on the path+query. */
   method?: string;
   path?: RegExp;
+  /** A pattern on the X-Amz-Target header (which AWS JSON API operation: "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"). */
+  target?: RegExp;
   action: FaultAction;
   /** How many times the rule fires (default 1). Infinity for "always". */
   times?: number;
@@ -27,6 +30,8 @@ export interface FaultRule {
 export interface ProxiedRequest {
   method: string;
   path: string;
+  /** The X-Amz-Target header, for AWS API requests. */
+  target?: string;
   status?: number | undefined;
   fault?: FaultAction['kind'];
 }
@@ -53,6 +58,7 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[] = [],
     for (const [i, r] of active.entries()) {
       if (r.method !== undefined && r.method !== req.method) continue;
       if (r.path !== undefined && !r.path.test(req.url ?? '')) continue;
+      if (r.target !== undefined && !r.target.test(String(req.headers['x-amz-target'] ?? ''))) continue;
       seen[i] = (seen[i] ?? 0) + 1;
       if ((seen[i] ?? 0) <= (r.skip ?? 0)) continue;
       if ((fired[i] ?? 0) >= (r.times ?? 1)) continue;
@@ -63,7 +69,8 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[] = [],
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const entry: ProxiedRequest = { method: req.method ?? '', path: req.url ?? '' };
+    const amzTarget = req.headers['x-amz-target'];
+    const entry: ProxiedRequest = { method: req.method ?? '', path: req.url ?? '', ...(typeof amzTarget === 'string' ? { target: amzTarget } : {}) };
     requests.push(entry);
     const i = pick(req);
     const action = i === -1 ? undefined : active[i]?.action;

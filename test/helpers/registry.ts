@@ -43,6 +43,8 @@ export interface StartRegistryOptions {
   anonymousActions?: string[];
   /** Token mode: token lifetime in seconds. */
   tokenExpiresIn?: number;
+  /** htpasswd mode: more users, name → password (an ECR token's AWS:<password>, say). */
+  extraUsers?: Record<string, string>;
 }
 
 export async function freePort(): Promise<number> {
@@ -86,6 +88,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     const file = join(dir, 'htpasswd');
     await runChecked('htpasswd', ['-Bbc', file, username, password]);
     await runChecked('htpasswd', ['-Bb', file, readOnlyUser.username, readOnlyUser.password]);
+    for (const [user, pw] of Object.entries(opts.extraUsers ?? {})) await runChecked('htpasswd', ['-Bb', file, user, pw]);
     authYaml = `auth:\n  htpasswd:\n    realm: ferry-test\n    path: ${file}\n`;
   } else if (mode === 'token') {
     const tsOpts: TokenServerOptions = {
