@@ -122,6 +122,12 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
   }
   req.onProgress?.({ type: 'manifest', digest });
   for (const tag of tags) {
+    // A tag that already names this image is left alone: the same request count as a PUT, and a
+    // repository with immutable tags (ECR's IMMUTABLE) does not refuse an unchanged re-push.
+    if (present?.digest === manifestDigest && (await client.headManifest(repository, tag))?.digest === manifestDigest) {
+      req.onProgress?.({ type: 'tag', tag });
+      continue;
+    }
     await client.putManifest(repository, tag, req.manifest.bytes, req.manifest.mediaType);
     req.onProgress?.({ type: 'tag', tag });
   }
