@@ -188,6 +188,15 @@ describe('ferry deploy / plan on an aws-batch target (moto + a real registry)', 
     // At most 3 Batch calls per deploy besides status polls (here: describe + submit).
     expect(ops2.filter((op) => op !== 'describejobs').length).toBeLessThanOrEqual(3);
 
+    // Without job.args, revision 1 (which has them) is not reused: Batch would run the old command.
+    const dropped = await project(`    type: aws-batch\n    queue: ${QUEUE}\n    retry: {attempts: 2}\n`, '  resources: {cpu: 2, memory: 4Gi}\n  timeout: 10m\n');
+    await writeFile(path.join(dropped, 'hello.txt'), `hello from batch project ${n - 1}\n`);
+    const r3 = await run(['deploy', 'nightly'], dropped);
+    expect(r3.code, r3.stderr).toBe(0);
+    expect(envelope<DeployJson>(r3).result?.image).toBe(out?.image);
+    expect(envelope<DeployJson>(r3).result?.handle.ref['revision']).toBe('2');
+    expect(await revisions('ferry-nightly-nightly')).toEqual([1, 2]);
+
     // plan: the payloads, read calls only; no revision, no job.
     const jobsBefore = await jobsInQueue();
     const p0 = aws.requests.length;
@@ -198,7 +207,7 @@ describe('ferry deploy / plan on an aws-batch target (moto + a real registry)', 
     expect(plan?.requests.map((q) => q.action)).toEqual(['DescribeJobDefinitions', 'SubmitJob']);
     expect(plan?.requests[1]?.payload['jobQueue']).toBe(QUEUE);
     expect(batchCalls(p0).filter((op) => WRITES.has(op))).toEqual([]);
-    expect(await revisions('ferry-nightly-nightly')).toEqual([1]);
+    expect(await revisions('ferry-nightly-nightly')).toEqual([1, 2]);
     expect(await jobsInQueue()).toBe(jobsBefore);
   }, 300_000);
 
