@@ -2,11 +2,11 @@ import { Args } from '@oclif/core';
 import { FerryCommand } from '../base-command.js';
 import { argsAfterDashDash, buildFlags, buildOptions, registryFlags, runFlags, runOptions } from '../flags.js';
 import { usageError } from '../core/errors.js';
-import type { RunResult } from '../services/run.js';
+import type { DeployResult } from '../services/deploy.js';
 import { RUN_EXIT_HELP } from './run.js';
 
-export default class Deploy extends FerryCommand<RunResult> {
-  static override summary = 'Build the image and run it on a target from ferry.yaml (today: type local), waiting for the end of the run.';
+export default class Deploy extends FerryCommand<DeployResult> {
+  static override summary = 'Build the image (and push it, for targets that pull from a registry) and run it on a target from ferry.yaml, waiting for the end of the run.';
   static override description = `TARGET names an entry of targets: in ferry.yaml. Without TARGET: the only target, or, when ferry.yaml has no targets, the implicit target "local" (type: local, engine auto). The run takes the job section (command, args, env, resources, timeout) and the target's settings; the flags win over both. Arguments after -- replace the image's CMD.
 
 ${RUN_EXIT_HELP}`;
@@ -15,7 +15,7 @@ ${RUN_EXIT_HELP}`;
   static override args = { target: Args.string({ description: 'A target name from ferry.yaml (default: the only one, or the implicit "local").' }) };
   static override flags = { ...buildFlags, ...registryFlags, ...runFlags };
 
-  protected async exec(): Promise<RunResult> {
+  protected async exec(): Promise<DeployResult> {
     const { flags, argv } = await this.parse(Deploy);
     const after = argsAfterDashDash(this.argv) ?? [];
     const before = argv.slice(0, argv.length - after.length);
@@ -24,8 +24,8 @@ ${RUN_EXIT_HELP}`;
     }
     const first: unknown = before[0];
     const target = typeof first === 'string' ? first : undefined;
-    const { runInterrupted } = await import('./run-shared.js');
-    return runInterrupted(this.context(), this.jsonMode, {
+    const { deployInterrupted } = await import('./run-shared.js');
+    return deployInterrupted(this.context(), this.jsonMode, {
       ...buildOptions(flags),
       ...runOptions(flags),
       args: argsAfterDashDash(this.argv),
@@ -38,7 +38,7 @@ ${RUN_EXIT_HELP}`;
     return '';
   }
 
-  protected override exitStatus(result: RunResult): number {
+  protected override exitStatus(result: DeployResult): number {
     return result.exitCode;
   }
 }

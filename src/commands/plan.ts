@@ -2,9 +2,7 @@ import { Args } from '@oclif/core';
 import { FerryCommand } from '../base-command.js';
 import { argsAfterDashDash, buildFlags, buildOptions, registryFlags, runFlags, runOptions } from '../flags.js';
 import { usageError } from '../core/errors.js';
-import type { Plan } from '../core/target.js';
-
-type PlanResult = Plan & { engine: string; engineAddress: string };
+import type { PlanResult } from '../services/plan.js';
 
 export default class PlanCommand extends FerryCommand<PlanResult> {
   static override summary = 'Print exactly what `ferry deploy` would send, with the image pinned; change nothing anywhere.';
@@ -29,7 +27,7 @@ export default class PlanCommand extends FerryCommand<PlanResult> {
   }
 
   protected human(p: PlanResult): string {
-    const lines = [`target ${p.target} (type ${p.type}) on ${p.engine} (${p.engineAddress})`, `image  ${p.image.ref}  (${p.image.platform}, manifest ${p.image.digest})`];
+    const lines = [`target ${p.target} (type ${p.type})${p.engine === undefined ? '' : ` on ${p.engine} (${p.engineAddress ?? ''})`}`, `image  ${p.image.ref}  (${p.image.platform}, manifest ${p.image.digest})`];
     for (const [i, r] of p.requests.entries()) {
       lines.push(`${i + 1}. ${r.service}: ${r.action}`);
       if (r.payload !== null) lines.push(...JSON.stringify(r.payload, null, 2).split('\n').map((l) => `   ${l}`));

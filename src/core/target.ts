@@ -55,6 +55,8 @@ export interface Handle {
 
 export interface RunStatus {
   state: RunState;
+  /** The platform's own name for the state (RUNNABLE, STARTING, …): shown on transitions. */
+  phase?: string;
   exitCode?: number;
   /** Why it failed, in the platform's words (CannotPullContainerError, OOMKilled, …). */
   reason?: string;
@@ -85,6 +87,30 @@ export interface TargetKindInfo {
   type: string;
   summary: string;
   capabilities: TargetCapabilities;
+}
+
+/**
+ * What a remote target's adapter receives from the deploy and plan services: the target's own
+ * settings, the shared `job` section, and the image pinned by digest.
+ */
+export interface DeployInput<C> {
+  /** The target's name in ferry.yaml. */
+  target: string;
+  config: C;
+  image: PinnedImage;
+  /** The image's ENTRYPOINT (some platforms can keep but never replace it). */
+  imageEntrypoint?: string[] | undefined;
+  job: {
+    command?: string[] | undefined;
+    args?: string[] | undefined;
+    env: Record<string, string>;
+    resources?: { cpu?: string | number | undefined; memory?: string | number | undefined; gpu?: number | undefined } | undefined;
+    timeout?: string | undefined;
+  };
+  /** ferry.yaml, for `where` in errors. */
+  file: string;
+  /** "ferry.yaml:LINE:COL" of a key, when the loader can tell. */
+  locate?: ((keyPath: (string | number)[]) => string | undefined) | undefined;
 }
 
 export interface TargetAdapter<Input, Deployed = Handle> {

@@ -64,6 +64,8 @@ export interface BuildResult {
   size: number;
   layers: LayerReport[];
   base: { name: string; digest: string } | null;
+  /** The image's ENTRYPOINT, when it has one (targets such as AWS Batch cannot replace it). */
+  entrypoint?: string[];
 }
 
 /** Everything a build needs, set up once for build and push. */
@@ -205,7 +207,18 @@ export function buildResult(p: PreparedBuild, layout: string): BuildResult {
       createdBy: l.createdBy,
     })),
     base: built.base,
+    ...entrypointOf(built.configBytes),
   };
+}
+
+function entrypointOf(configBytes: Buffer): { entrypoint?: string[] } {
+  try {
+    const parsed = JSON.parse(configBytes.toString('utf8')) as { config?: { Entrypoint?: unknown } | null };
+    const ep = parsed.config?.Entrypoint;
+    return Array.isArray(ep) && ep.length > 0 && ep.every((x) => typeof x === 'string') ? { entrypoint: ep } : {};
+  } catch {
+    return {};
+  }
 }
 
 function totalSize(b: BuiltImage): number {

@@ -7,16 +7,23 @@
 import type { RunContext } from '../core/context.js';
 import type { Plan, PlannedRequest } from '../core/target.js';
 import { loadAndCheckConfig } from './config.js';
-import { resolveSettings, type RunServiceOptions } from './run.js';
+import { pickTarget, resolveSettings, type RunServiceOptions } from './run.js';
 
 export type PlanOptions = Omit<RunServiceOptions, 'stdout' | 'stderr' | 'onContainerPhase' | 'command'>;
 
 /** What the container is called at deploy time: ferry-<target>-<8 random hex>. */
 const NAME_PLACEHOLDER = (target: string): string => `ferry-${target}-XXXXXXXX`;
 
-export async function planService(opts: PlanOptions, ctx: RunContext): Promise<Plan & { engine: string; engineAddress: string }> {
+export type PlanResult = Plan & { engine?: string; engineAddress?: string };
+
+export async function planService(opts: PlanOptions, ctx: RunContext): Promise<PlanResult> {
   const loaded = await loadAndCheckConfig({ configPath: opts.configPath, overrides: { platform: opts.platform, buildArgs: opts.buildArgs } }, ctx);
   const runOpts: RunServiceOptions = { ...opts, command: 'deploy', stdout: process.stderr, stderr: process.stderr };
+  const picked = pickTarget(loaded, runOpts);
+  if (picked.target.type !== 'local') {
+    const { remotePlan } = await import('./remote.js');
+    return remotePlan(loaded, picked.name, picked.target, opts, ctx);
+  }
   const settings = await resolveSettings(loaded, runOpts, ctx);
   const { chooseEngine } = await import('../targets/local/adapter.js');
   const engine = await chooseEngine(settings.engine, ctx);
@@ -48,7 +55,7 @@ export async function planService(opts: PlanOptions, ctx: RunContext): Promise<P
       notes,
       engine: engine.kind,
       engineAddress: engine.address,
-    };
+    } satisfies PlanResult;
   } finally {
     await engine.close();
   }

@@ -18,6 +18,10 @@ export interface PushResult {
   /** HTTP requests to registries during the push (token requests included). */
   requests: number;
   layers: LayerReport[];
+  /** The image ID: the config digest. */
+  config: string;
+  /** The image's ENTRYPOINT, when it has one. */
+  entrypoint?: string[];
   /** Hybrid builds: the prefix (see BuildResult.prefix) and the tag it was pushed under. */
   prefix?: { key: string; line: number; source: string; tag?: string };
 }
@@ -89,6 +93,8 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       bytesUploaded: res.bytesUploaded,
       requests: res.requests,
       layers: report.layers,
+      config: report.config,
+      ...(report.entrypoint !== undefined ? { entrypoint: report.entrypoint } : {}),
       ...(report.prefix !== undefined ? { prefix: { ...report.prefix, ...(prefixTagged !== undefined ? { tag: prefixTagged } : {}) } } : {}),
     };
   } finally {

@@ -27,6 +27,7 @@ import { localTargetSchema, type LocalTargetConfig } from '../targets/local/sche
 import { parseEnvFile, parseEnvItem, parsePublish, parseVolume, type Origin, type PortSpec, type VolumeSpec } from '../targets/local/spec.js';
 import type { ContainerRun, EngineKind } from '../targets/local/engine.js';
 import type { EnginePreference } from '../targets/local/adapter.js';
+import type { TargetConfig } from '../targets/index.js';
 
 export interface RunFlags {
   /** Arguments after `--`: replace CMD (and job.args). */
@@ -51,6 +52,8 @@ export interface RunServiceOptions extends BuildOptions, RunFlags {
   stderr: Writable;
   /** Called once the container is about to exist: from then on an abort stops and removes it. */
   onContainerPhase?: () => void;
+  /** ferry.yaml, when the caller has loaded it already (deploy, to pick the target). */
+  loaded?: LoadedConfig | undefined;
 }
 
 export interface RunResult {
@@ -83,7 +86,7 @@ export interface Settings {
 }
 
 export async function runService(opts: RunServiceOptions, ctx: RunContext): Promise<RunResult> {
-  const loaded = await loadAndCheckConfig({ configPath: opts.configPath, overrides: { platform: opts.platform, buildArgs: opts.buildArgs } }, ctx);
+  const loaded = opts.loaded ?? (await loadAndCheckConfig({ configPath: opts.configPath, overrides: { platform: opts.platform, buildArgs: opts.buildArgs } }, ctx));
   const settings = await resolveSettings(loaded, opts, ctx);
 
   const { chooseEngine } = await import('../targets/local/adapter.js');
@@ -169,7 +172,13 @@ function repoTag(config: FerryConfigParsed, digest: string): string {
 /** The target a command means, merged with job and flags, every value checked. */
 export async function resolveSettings(loaded: LoadedConfig, opts: RunServiceOptions, ctx: RunContext): Promise<Settings> {
   const { config } = loaded;
-  const { name, local } = pickTarget(loaded, opts);
+  const picked = pickTarget(loaded, opts);
+  const name = picked.name;
+  if (picked.target.type !== 'local') {
+    // The deploy and plan services send other kinds to their adapters before this point.
+    throw new FerryError('INTERNAL', `target ${name} is of type ${picked.target.type}, not local`);
+  }
+  const local = picked.target;
   const job = config.job;
   const flag = (where: string): Origin => ({ kind: 'flag', where });
   const cfg = (key: string): Origin => ({ kind: 'config', where: `${loaded.file} (${key})` });
@@ -241,13 +250,13 @@ export async function resolveSettings(loaded: LoadedConfig, opts: RunServiceOpti
  * `local` when there are none; `run` takes the target named "local" when it is of type local,
  * else the implicit one.
  */
-function pickTarget(loaded: LoadedConfig, opts: RunServiceOptions): { name: string; local: LocalTargetConfig } {
+export function pickTarget(loaded: LoadedConfig, opts: Pick<RunServiceOptions, 'command' | 'targetName'>): { name: string; target: TargetConfig } {
   const targets = loaded.config.targets ?? {};
   const names = Object.keys(targets);
-  const implicit = (): { name: string; local: LocalTargetConfig } => ({ name: 'local', local: localTargetSchema.parse({ type: 'local' }) });
+  const implicit = (): { name: string; target: LocalTargetConfig } => ({ name: 'local', target: localTargetSchema.parse({ type: 'local' }) });
   if (opts.command === 'run') {
     const t = targets['local'];
-    return t?.type === 'local' ? { name: 'local', local: t } : implicit();
+    return t?.type === 'local' ? { name: 'local', target: t } : implicit();
   }
   let name = opts.targetName;
   if (name === undefined) {
@@ -271,7 +280,7 @@ function pickTarget(loaded: LoadedConfig, opts: RunServiceOptions): { name: stri
       ],
     });
   }
-  return { name, local: t };
+  return { name, target: t };
 }
 
 async function readEnvFile(file: string, origin: Origin, ctx: RunContext): Promise<[string, string][]> {

@@ -2,7 +2,9 @@
  * An HTTP proxy on loopback in front of a test registry that injects faults, per rule:
  *   - reset: forward the request, but after N bytes of its body destroy both connections (a
  *     connection reset mid-blob, with the registry having seen part of the data);
- *   - status: answer a status (429 with Retry-After, 500, 503…) without forwarding.
+ *   - status: answer a status (429 with Retry-After, 500, 503…) without forwarding;
+ *   - drop-response: forward the request, let the upstream answer, then close the client's
+ *     connection without passing the answer on (a lost response: the upstream did the work).
  * Rules match on method, path and, for AWS JSON APIs in front of moto, the X-Amz-Target operation.
  * Each rule fires a bounded number of times. The Host header is forwarded unchanged, so the
  * registry's Location headers point back at the proxy. The proxy stops by itself after `lifetimeMs`.
@@ -12,7 +14,8 @@ import type { AddressInfo } from 'node:net';
 
 export type FaultAction =
   | { kind: 'reset'; afterBytes: number }
-  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string };
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: 'drop-response' };
 
 export interface FaultRule {
   /** Which requests: method (any when absent) and a pattern on the path+query. */
@@ -95,6 +98,12 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[] = [],
       },
       (upRes) => {
         entry.status = upRes.statusCode;
+        if (action?.kind === 'drop-response') {
+          entry.fault = 'drop-response';
+          upRes.resume();
+          upRes.on('end', () => req.socket.destroy());
+          return;
+        }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);
       },

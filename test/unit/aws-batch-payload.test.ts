@@ -109,6 +109,22 @@ describe('reusing an identical ACTIVE revision', () => {
     otherImage.containerProperties.image = IMAGE.replace('aaaa', 'bbbb');
     expect(sameDefinition(wanted, otherImage)).toBe(false);
   });
+
+  it('does not reuse a revision that still has a setting ferry.yaml no longer has (args, role, timeout, retries)', () => {
+    const staleSettings: [string, unknown][] = [
+      ['command', ['--date', '2024-01-01']],
+      ['jobRoleArn', 'arn:aws:iam::123456789012:role/old'],
+      ['logConfiguration', { logDriver: 'awslogs', options: { 'awslogs-group': '/old' } }],
+    ];
+    for (const [key, value] of staleSettings) {
+      const stale = { ...existing, containerProperties: { ...existing.containerProperties, [key]: value } };
+      expect(sameDefinition(wanted, stale), key).toBe(false);
+    }
+    expect(sameDefinition(wanted, { ...existing, timeout: { attemptDurationSeconds: 600 } })).toBe(false);
+    expect(sameDefinition(wanted, { ...existing, retryStrategy: { attempts: 3 } })).toBe(false);
+    // What AWS fills in for unset fields still matches.
+    expect(sameDefinition(wanted, { ...existing, retryStrategy: { attempts: 1, evaluateOnExit: [] }, containerProperties: { ...existing.containerProperties, command: [] } })).toBe(true);
+  });
 });
 
 describe('waiting', () => {

@@ -188,7 +188,30 @@ export function sameDefinition(wanted: RegisterJobDefinitionInput, existing: Rec
   if (existing['status'] !== undefined && existing['status'] !== 'ACTIVE') return false;
   const { jobDefinitionName, tags: _tags, ...rest } = wanted;
   if (existing['jobDefinitionName'] !== jobDefinitionName) return false;
+  // A setting ferry leaves out must be unset in the revision too: otherwise removing job.args or a
+  // role from ferry.yaml would reuse a revision that still has them.
+  const container = (existing['containerProperties'] ?? {}) as Record<string, unknown>;
+  if (OPTIONAL_CONTAINER_KEYS.some((k) => wanted.containerProperties[k] === undefined && !isEmpty(container[k]))) return false;
+  if (wanted.timeout === undefined && !isEmpty(existing['timeout'])) return false;
+  if (wanted.retryStrategy === undefined && !defaultRetry(existing['retryStrategy'])) return false;
   return covers(rest, existing);
+}
+
+/** Container settings ferry sets only sometimes (image, environment and resources it always sets). */
+const OPTIONAL_CONTAINER_KEYS = ['command', 'jobRoleArn', 'executionRoleArn', 'logConfiguration', 'fargatePlatformConfiguration', 'networkConfiguration', 'runtimePlatform'] as const;
+
+function isEmpty(v: unknown): boolean {
+  if (v === undefined || v === null || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.values(v).every(isEmpty);
+  return false;
+}
+
+/** No retry strategy, or Batch's default of one attempt with no exit rules. */
+function defaultRetry(v: unknown): boolean {
+  if (isEmpty(v)) return true;
+  const r = v as { attempts?: unknown; evaluateOnExit?: unknown };
+  return (r.attempts === undefined || r.attempts === 1) && isEmpty(r.evaluateOnExit);
 }
 
 function covers(wanted: unknown, got: unknown): boolean {
