@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(startup reproducible repush-unchanged one-file-change build-push-150mb rss-1gb hybrid-edit)
+all=(startup reproducible repush-unchanged one-file-change build-push-150mb rss-1gb hybrid-edit batch-api-calls)
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if ! command -v node >/dev/null 2>&1 || [ "$(node_major node)" -lt 22 ]; then
