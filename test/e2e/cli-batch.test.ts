@@ -151,6 +151,8 @@ describe('ferry deploy / plan on an aws-batch target (moto + a real registry)', 
     const out = envelope<DeployJson>(r).result;
     expect(out?.type).toBe('aws-batch');
     expect(out?.state).toBe('succeeded');
+    // How to stop the job goes to stderr (Ctrl-C only stops ferry's waiting).
+    expect(r.stderr).toContain(`aws batch terminate-job --job-id ${out?.handle.ref['jobId'] ?? '?'}`);
     expect(out?.exitCode).toBe(0);
     expect(out?.image).toMatch(new RegExp(`^${ECR_HOST.replaceAll('.', '\\.')}/team/nightly@sha256:[0-9a-f]{64}$`));
     const ref = out?.handle.ref ?? {};

@@ -149,6 +149,8 @@ export const batchAdapter: RemoteAdapter = {
     }
     const job = await submitOnce(api, submit, ctx);
     ctx.reporter.info(`submitted job ${submit.jobName} (${job.jobId}) to ${submit.jobQueue}`);
+    // Ctrl-C while ferry waits leaves the job running (detach); until `ferry cancel` exists, say how to stop it.
+    ctx.reporter.info(`  Ctrl-C stops waiting, not the job; to stop the job: aws batch terminate-job --job-id ${job.jobId} --reason "cancelled by its owner"`);
     return {
       id: submit.tags[DEPLOY_ID_TAG] ?? job.jobId,
       target: input.target,
