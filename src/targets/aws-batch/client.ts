@@ -13,6 +13,7 @@ import type { BatchClient } from '@aws-sdk/client-batch';
 import { authError, configError, dataError, type FerryError, tempError, unavailableError } from '../../core/errors.js';
 import { registerSecret } from '../../infra/redact.js';
 import { chunks, type RegisterJobDefinitionInput } from './payload.js';
+import { awsName, CREDENTIALS_HELP, NETWORK, REJECTED, THROTTLED } from '../../infra/aws-errors.js';
 
 /** A job as DescribeJobs answers it: only the fields ferry reads. */
 export interface BatchJob {
@@ -140,29 +141,6 @@ export async function createBatchApi(where: BatchWhere): Promise<BatchApi> {
   };
 }
 
-function awsName(e: unknown): string {
-  if (typeof e !== 'object' || e === null) return '';
-  const o = e as { name?: unknown; Code?: unknown; code?: unknown };
-  return typeof o.name === 'string' ? o.name : typeof o.Code === 'string' ? o.Code : typeof o.code === 'string' ? o.code : '';
-}
-
-const CREDENTIALS_HELP = [
-  'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials)',
-  'or use a profile: `aws configure --profile NAME` (or `aws sso login --profile NAME`), then AWS_PROFILE=NAME',
-  'on EC2, ECS or EKS, attach a role to the instance, task or service account',
-];
-
-const REJECTED = new Set([
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'SignatureDoesNotMatch',
-  'InvalidClientTokenId',
-  'ExpiredTokenException',
-  'ExpiredToken',
-  'InvalidAccessKeyId',
-]);
-const THROTTLED = new Set(['ThrottlingException', 'TooManyRequestsException', 'Throttling', 'RequestLimitExceeded', 'ThrottledException']);
-const NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'TimeoutError', 'EPIPE']);
 
 /** Batch answers an unknown queue with a ClientException whose message names it. */
 function unknownQueue(message: string): boolean {
