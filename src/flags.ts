@@ -211,3 +211,30 @@ export function argsAfterDashDash(argv: readonly string[]): string[] | undefined
   const i = argv.indexOf('--');
   return i === -1 ? undefined : argv.slice(i + 1);
 }
+
+/** `status`, `logs`, `cancel`: which run. */
+export const runRefFlags = {
+  id: Flags.string({ description: 'The run: the id `ferry deploy` printed (handle.id in its --json), a unique start of it, or the platform\'s own id (a Batch job id).', helpValue: 'ID' }),
+  last: Flags.boolean({ description: 'The newest run ferry recorded (handles are kept in $FERRY_STATE_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry).' }),
+};
+
+/** `deploy`: whether to wait, and what Ctrl-C during the wait does to a remote run. */
+export const waitFlags = {
+  async: Flags.boolean({ description: 'Return as soon as the run is submitted, with its id; follow it later with ferry status/logs/cancel --id ID (or --last).' }),
+  'detach-on-interrupt': Flags.boolean({
+    description: 'Ctrl-C while waiting stops ferry waiting and leaves the run going, printing how to cancel it (the default for remote targets).',
+    exclusive: ['cancel-on-interrupt'],
+  }),
+  'cancel-on-interrupt': Flags.boolean({ description: 'Ctrl-C while waiting cancels the run (a local run is always stopped).', exclusive: ['detach-on-interrupt'] }),
+};
+
+/** The wait options from parsed `waitFlags`. */
+export function waitOptions(flags: { async?: boolean | undefined; 'detach-on-interrupt'?: boolean | undefined; 'cancel-on-interrupt'?: boolean | undefined }): {
+  async: boolean | undefined;
+  onInterrupt: 'detach' | 'cancel' | undefined;
+} {
+  return {
+    async: flags.async === true ? true : undefined,
+    onInterrupt: flags['cancel-on-interrupt'] === true ? 'cancel' : flags['detach-on-interrupt'] === true ? 'detach' : undefined,
+  };
+}

@@ -113,12 +113,34 @@ export interface DeployInput<C> {
   locate?: ((keyPath: (string | number)[]) => string | undefined) | undefined;
 }
 
+export interface LogOptions {
+  /** Keep reading while the run goes on; stop once it has ended and everything is read. */
+  follow: boolean;
+  /** An array or indexed run's child, by its index (its logs are per child). */
+  index?: number | undefined;
+  /**
+   * Resolves when the caller (deploy, which polls status anyway) has seen the run end, so a
+   * following reader need not ask the platform for the state itself: it drains and returns.
+   */
+  ended?: Promise<unknown> | undefined;
+}
+
+/** What `cancel` did: which call it made, or nothing when the run had already ended. */
+export interface CancelOutcome {
+  /** The platform call made ("CancelJob", "TerminateJob", "delete Job"), or "none". */
+  action: string;
+  /** The state the run was in when ferry looked. */
+  before: RunState;
+  /** The platform's own name for it (RUNNABLE, RUNNING, …). */
+  phase?: string;
+}
+
 export interface TargetAdapter<Input, Deployed = Handle> {
   readonly type: string;
   /** No side effects anywhere: what deploy would send. */
   plan(input: Input, ctx: RunContext): Promise<Plan>;
   deploy(plan: Plan, input: Input, ctx: RunContext): Promise<Deployed>;
   status?(h: Handle, ctx: RunContext): Promise<RunStatus>;
-  logs?(h: Handle, opts: { follow: boolean }, ctx: RunContext): AsyncIterable<LogLine>;
-  cancel?(h: Handle, ctx: RunContext): Promise<void>;
+  logs?(h: Handle, opts: LogOptions, ctx: RunContext): AsyncIterable<LogLine>;
+  cancel?(h: Handle, ctx: RunContext): Promise<CancelOutcome>;
 }

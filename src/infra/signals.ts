@@ -6,8 +6,11 @@
  */
 export interface Interrupts {
   signal: AbortSignal;
-  /** From now on a signal stops the container instead of exiting. */
-  containerPhase(): void;
+  /**
+   * From now on a signal aborts `signal` instead of exiting; `message` says what happens then
+   * (default: the container is stopped and removed).
+   */
+  containerPhase(message?: (signal: string) => string): void;
   dispose(): void;
 }
 
@@ -16,20 +19,22 @@ const EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 export function watchInterrupts(onMessage: (m: string) => void): Interrupts {
   const ac = new AbortController();
   let phase = false;
+  let describe = (sig: string): string => `${sig}: stopping and removing the container (${sig} again to exit at once)`;
   const handler = (sig: NodeJS.Signals): void => {
     if (!phase || ac.signal.aborted) {
       if (phase) onMessage(`${sig} again: exiting without waiting for the container to be removed`);
       process.exit(EXIT[sig] ?? 130);
     }
-    onMessage(`${sig}: stopping and removing the container (${sig} again to exit at once)`);
+    onMessage(describe(sig));
     ac.abort(sig);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
   return {
     signal: ac.signal,
-    containerPhase: () => {
+    containerPhase: (message) => {
       phase = true;
+      if (message !== undefined) describe = message;
     },
     dispose: () => {
       process.off('SIGINT', handler);

@@ -4,11 +4,15 @@
  * target's adapter plans and deploys, and ferry waits for the run, reporting each change of state
  * on stderr, and answers with the run's exit code.
  */
+import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { RunContext } from '../core/context.js';
-import { configError } from '../core/errors.js';
-import type { DeployInput, Handle, PinnedImage, Plan, RunState, RunStatus } from '../core/target.js';
+import { configError, usageError } from '../core/errors.js';
+import type { CancelOutcome, DeployInput, Handle, PinnedImage, Plan, RunState, RunStatus } from '../core/target.js';
 import type { LoadedConfig } from '../config/loader.js';
-import { loadRemoteAdapter, type RemoteAdapter, type RemoteTargetConfig } from '../targets/index.js';
+import { HandleStore } from '../infra/handles.js';
+import { abortableSleep } from '../infra/sleep.js';
+import { loadRemoteAdapter, TARGET_KINDS, type RemoteAdapter, type RemoteTargetConfig } from '../targets/index.js';
 import type { BuildOptions } from './build.js';
 
 export interface RemoteDeployResult {
@@ -24,6 +28,14 @@ export interface RemoteDeployResult {
   exitCode: number;
   reason?: string;
   children?: RunStatus['children'];
+  /** `--async`: ferry returned once the run was submitted; `state` is its state then. */
+  async?: boolean;
+  /** SIGINT or SIGTERM when a signal ended ferry's wait (the exit code is then 130 or 143). */
+  interrupted?: string;
+  /** What ferry did about the run on that signal: left it running (detach) or cancelled it. */
+  onInterrupt?: 'detached' | 'cancelled';
+  /** `--cancel-on-interrupt`: the call ferry made. */
+  cancel?: CancelOutcome;
 }
 
 export interface WaitOptions {
@@ -39,7 +51,7 @@ const TERMINAL: readonly RunState[] = ['succeeded', 'failed', 'cancelled'];
 
 /** Polls `status` with backoff until the run ends; reports each change of state or phase. */
 export async function waitForRun(status: () => Promise<RunStatus>, opts: WaitOptions = {}): Promise<RunStatus> {
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? ((ms: number) => abortableSleep(ms, opts.signal));
   const max = opts.maxMs ?? 15_000;
   let delay = opts.firstMs ?? 1000;
   let last = '';
@@ -63,14 +75,22 @@ function requireImageName(loaded: LoadedConfig, opts: BuildOptions, target: stri
   });
 }
 
-function inputFor(loaded: LoadedConfig, name: string, target: RemoteTargetConfig, image: PinnedImage, entrypoint: string[] | undefined, args: string[] | undefined): DeployInput<RemoteTargetConfig> {
+function inputFor(
+  loaded: LoadedConfig,
+  name: string,
+  target: RemoteTargetConfig,
+  image: PinnedImage,
+  entrypoint: string[] | undefined,
+  args: string[] | undefined,
+  env?: Record<string, string>,
+): DeployInput<RemoteTargetConfig> {
   const job = loaded.config.job;
   return {
     target: name,
     config: target,
     image,
     imageEntrypoint: entrypoint,
-    job: { ...job, ...(args !== undefined && args.length > 0 ? { args } : {}) },
+    job: { ...job, ...(args !== undefined && args.length > 0 ? { args } : {}), ...(env === undefined ? {} : { env }) },
     file: loaded.file,
     locate: loaded.locate === undefined ? undefined : (k) => loaded.locate?.(k),
   };
@@ -78,28 +98,95 @@ function inputFor(loaded: LoadedConfig, name: string, target: RemoteTargetConfig
 
 export interface RemoteOptions extends BuildOptions {
   args?: string[] | undefined;
+  /** `-e KEY=VALUE` / `-e KEY`, `--env-file`: added to job.env, as on a local run. */
+  env?: string[] | undefined;
+  envFiles?: string[] | undefined;
+  /** Flags that only mean something on this machine (-v, -p, …): refused here. */
+  volumes?: string[] | undefined;
+  publish?: string[] | undefined;
+  network?: string | undefined;
+  workdir?: string | undefined;
+  user?: string | undefined;
+  entrypoint?: string | undefined;
+  engine?: string | undefined;
+  /** `--async`: return the handle once the run is submitted. */
+  async?: boolean | undefined;
+  /** What Ctrl-C during the wait does to the run (default detach: it keeps running). */
+  onInterrupt?: 'detach' | 'cancel' | undefined;
+  /** Where the run's log lines go (ferry's stdout; stderr under --json). */
+  stdout?: Writable | undefined;
+  /** From this call on, a signal aborts ctx.signal (see infra/signals.ts) instead of exiting. */
+  onContainerPhase?: ((message?: (signal: string) => string) => void) | undefined;
+}
+
+/** The run flags that only a local engine understands, and the flag each came from. */
+const LOCAL_ONLY: [keyof RemoteOptions, string][] = [
+  ['volumes', '--volume'],
+  ['publish', '--publish'],
+  ['network', '--network'],
+  ['workdir', '--workdir'],
+  ['user', '--user'],
+  ['entrypoint', '--entrypoint'],
+  ['engine', '--engine'],
+];
+
+/** Refuses what the target cannot do before anything is built or sent. */
+function checkFlags(opts: RemoteOptions, adapter: RemoteAdapter, type: string, name: string): void {
+  for (const [key, flag] of LOCAL_ONLY) {
+    const v = opts[key];
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
+    throw usageError('USAGE_FLAG_NOT_FOR_TARGET', `${flag} only applies to local runs; target ${name} is of type ${type}`, {
+      where: flag,
+      suggestions: [`drop ${flag}, or set what ${type} offers in targets.${name} (see \`ferry config schema\`)`],
+    });
+  }
+  const caps = TARGET_KINDS.find((k) => k.type === type)?.capabilities;
+  if (opts.onInterrupt === 'cancel' && (adapter.cancel === undefined || caps?.cancel !== true)) {
+    throw usageError('USAGE_FLAG_NOT_FOR_TARGET', `--cancel-on-interrupt needs a target that can cancel a run; ${type} cannot`, {
+      where: '--cancel-on-interrupt',
+      suggestions: ['drop --cancel-on-interrupt (Ctrl-C then only stops ferry waiting)', '`ferry targets` lists what each kind can do'],
+    });
+  }
+}
+
+/** job.env, then --env-file, then -e: the same order as a local run. */
+async function jobEnv(loaded: LoadedConfig, opts: RemoteOptions, ctx: RunContext): Promise<Record<string, string> | undefined> {
+  if ((opts.env ?? []).length === 0 && (opts.envFiles ?? []).length === 0) return undefined;
+  const { readEnvFile } = await import('./run.js');
+  const { parseEnvItem } = await import('../targets/local/spec.js');
+  const env: Record<string, string> = { ...loaded.config.job.env };
+  for (const f of opts.envFiles ?? []) {
+    for (const [k, v] of await readEnvFile(path.resolve(ctx.cwd, f), { kind: 'flag', where: '--env-file' }, ctx)) env[k] = v;
+  }
+  for (const item of opts.env ?? []) {
+    const kv = parseEnvItem(item, ctx.env, { kind: 'flag', where: '--env' });
+    if (kv !== undefined) env[kv[0]] = kv[1];
+  }
+  return env;
 }
 
 /** Before the build: the target's own checks, on a placeholder digest (so a bad value costs no build or AWS call). */
-function precheck(adapter: RemoteAdapter, loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions): void {
+function precheck(adapter: RemoteAdapter, loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions, env?: Record<string, string>): void {
+  checkFlags(opts, adapter, target.type, name);
   const ref = `${opts.imageName ?? loaded.config.image.name ?? 'image'}@sha256:${'0'.repeat(64)}`;
-  adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args));
+  adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args, env));
 }
 
 /** `ferry plan NAME` for a remote target: build (not push) to know the digest, then the adapter's read-only plan. */
 export async function remotePlan(loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions, ctx: RunContext): Promise<Plan> {
   requireImageName(loaded, opts, name, target.type);
   const adapter = await loadRemoteAdapter(target.type);
-  precheck(adapter, loaded, name, target, opts);
+  const env = await jobEnv(loaded, opts, ctx);
+  precheck(adapter, loaded, name, target, opts, env);
   const { buildService } = await import('./build.js');
   const built = await buildService(opts, ctx);
   const image: PinnedImage = { ref: built.image ?? built.config, digest: built.digest, configDigest: built.config, platform: built.platform };
-  const plan = await adapter.plan(inputFor(loaded, name, target, image, built.entrypoint, opts.args), ctx);
+  const plan = await adapter.plan(inputFor(loaded, name, target, image, built.entrypoint, opts.args, env), ctx);
   plan.notes.unshift(`pushes ${image.ref} first when the registry lacks it`);
   return plan;
 }
 
-/** `ferry deploy NAME` for a remote target: push, plan, deploy, wait. */
+/** `ferry deploy NAME` for a remote target: push, plan, deploy, then wait (streaming the run's logs) unless --async. */
 export async function remoteDeploy(
   loaded: LoadedConfig,
   name: string,
@@ -110,34 +197,111 @@ export async function remoteDeploy(
 ): Promise<RemoteDeployResult> {
   requireImageName(loaded, opts, name, target.type);
   const adapter = await loadRemoteAdapter(target.type);
-  precheck(adapter, loaded, name, target, opts);
+  const env = await jobEnv(loaded, opts, ctx);
+  precheck(adapter, loaded, name, target, opts, env);
   const { pushService } = await import('./push.js');
   const pushed = await pushService(opts, ctx);
   const image: PinnedImage = { ref: pushed.image, digest: pushed.digest, configDigest: pushed.config, platform: pushed.platform };
-  const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args);
+  const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args, env);
   const plan = await adapter.plan(input, ctx);
+  const cancelling = opts.onInterrupt === 'cancel';
+  // From here a Ctrl-C must not kill ferry between the submit and the saved handle: it aborts
+  // ctx.signal, and the run is detached (or cancelled) once its handle is known.
+  opts.onContainerPhase?.((sig) =>
+    cancelling ? `${sig}: cancelling the run (${sig} again to exit at once)` : `${sig}: detaching; the run goes on (${sig} again to exit at once)`,
+  );
   const handle = await adapter.deploy(plan, input, ctx);
+  const store = HandleStore.fromEnv(ctx.env, ctx.cwd);
+  try {
+    await store.save(handle, { config: loaded.file });
+  } catch (e) {
+    ctx.reporter.warn(`the run's handle was not saved, so --last and --id ${handle.id} will not find it: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const base = { target: name, type: target.type, image: image.ref, digest: image.digest, handle };
+  const hints = runHints(handle.id, adapter);
+  if (opts.async === true) {
+    ctx.reporter.info(`run ${handle.id} submitted; ${hints}`);
+    return { ...base, async: true, state: 'pending', exitCode: 0 };
+  }
+  ctx.reporter.info(`run ${handle.id}: waiting for it to end (Ctrl-C ${cancelling ? 'cancels it' : 'stops waiting; the run goes on'})`);
+
+  const logs = followLogs(adapter, handle, opts.stdout, ctx);
   const final = await waitForRun(() => adapter.status(handle, ctx), {
     ...wait,
     signal: ctx.signal,
     onChange: (s) => {
       const children = s.children === undefined ? '' : ` (children: ${Object.entries(s.children).map(([k, n]) => `${String(n)} ${k}`).join(', ')})`;
       ctx.reporter.info(`${handle.ref['jobId'] ?? handle.id}: ${s.phase ?? s.state}${children}${s.reason !== undefined && s.state !== 'succeeded' ? `: ${s.reason}` : ''}`);
+      // An array run's parent has no logs of its own; its children's are read with --index.
+      if (s.state !== 'pending' && s.children === undefined) logs.start();
     },
   });
+  await store.update(handle, final);
+
+  if (!TERMINAL.includes(final.state) && ctx.signal?.aborted === true) {
+    const sig = String(ctx.signal.reason ?? 'SIGINT');
+    await logs.stop();
+    const exitCode = sig === 'SIGTERM' ? 143 : 130;
+    if (cancelling && adapter.cancel !== undefined) {
+      const outcome = await adapter.cancel(handle, { reporter: ctx.reporter, env: ctx.env, cwd: ctx.cwd });
+      ctx.reporter.warn(outcome.action === 'none' ? `run ${handle.id} had already ended (${outcome.phase ?? outcome.before})` : `run ${handle.id} cancelled (${outcome.action}, it was ${outcome.phase ?? outcome.before})`);
+      return { ...base, state: final.state, exitCode, interrupted: sig, onInterrupt: 'cancelled', cancel: outcome };
+    }
+    ctx.reporter.warn(`stopped waiting; run ${handle.id} goes on (${final.phase ?? final.state}). ${hints}`);
+    return { ...base, state: final.state, exitCode, interrupted: sig, onInterrupt: 'detached' };
+  }
+  await logs.end();
   if (final.state === 'failed' || final.state === 'cancelled') {
     ctx.reporter.warn(`the run ${final.state === 'failed' ? 'failed' : 'was cancelled'}${final.reason !== undefined ? `: ${final.reason}` : ''}${final.exitCode !== undefined ? ` (exit code ${String(final.exitCode)})` : ''}`);
   }
   const exitCode = final.exitCode ?? (final.state === 'succeeded' ? 0 : 1);
   return {
-    target: name,
-    type: target.type,
-    image: image.ref,
-    digest: image.digest,
-    handle,
+    ...base,
     state: final.state,
     exitCode: final.state === 'succeeded' ? exitCode : exitCode === 0 ? 1 : exitCode,
     ...(final.reason !== undefined ? { reason: final.reason } : {}),
     ...(final.children !== undefined ? { children: final.children } : {}),
+  };
+}
+
+/** The commands that reach a run later, as one line for stderr. */
+function runHints(id: string, adapter: RemoteAdapter): string {
+  const verbs = [`ferry status --id ${id}`];
+  if (adapter.logs !== undefined) verbs.push(`ferry logs --id ${id} --follow`);
+  if (adapter.cancel !== undefined) verbs.push(`ferry cancel --id ${id}`);
+  return `follow it with: ${verbs.join(' | ')}`;
+}
+
+/**
+ * The run's logs, followed while deploy waits: started once the run is running (or over), and
+ * told when deploy has seen it end, so the reader drains what is left and stops without asking
+ * the platform for the state itself. A failure to read logs is a warning: the run's outcome is
+ * what ferry reports.
+ */
+function followLogs(adapter: RemoteAdapter, handle: Handle, out: Writable | undefined, ctx: RunContext): { start(): void; end(): Promise<void>; stop(): Promise<void> } {
+  let markEnded: () => void = () => undefined;
+  const ended = new Promise<void>((r) => {
+    markEnded = r;
+  });
+  let reading: Promise<void> | undefined;
+  const sink = out ?? process.stdout;
+  return {
+    start() {
+      if (reading !== undefined || adapter.logs === undefined) return;
+      const lines = adapter.logs(handle, { follow: true, ended }, ctx);
+      reading = (async () => {
+        for await (const line of lines) sink.write(`${line.text}\n`);
+      })().catch((e: unknown) => {
+        ctx.reporter.warn(`could not read the run's logs: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    },
+    async end() {
+      markEnded();
+      await reading;
+    },
+    async stop() {
+      // ctx.signal is aborted: the reader returns after the read in progress, without a final drain.
+      await reading;
+    },
   };
 }

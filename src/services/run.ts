@@ -50,8 +50,11 @@ export interface RunServiceOptions extends BuildOptions, RunFlags {
   /** Where the container's output goes (ferry's stdout, or stderr under --json). */
   stdout: Writable;
   stderr: Writable;
-  /** Called once the container is about to exist: from then on an abort stops and removes it. */
-  onContainerPhase?: () => void;
+  /**
+   * Called once the container (or remote run) is about to exist: from then on an abort stops and
+   * removes it, or detaches from it; `message` says which when Ctrl-C comes.
+   */
+  onContainerPhase?: (message?: (signal: string) => string) => void;
   /** ferry.yaml, when the caller has loaded it already (deploy, to pick the target). */
   loaded?: LoadedConfig | undefined;
 }
@@ -283,7 +286,7 @@ export function pickTarget(loaded: LoadedConfig, opts: Pick<RunServiceOptions, '
   return { name, target: t };
 }
 
-async function readEnvFile(file: string, origin: Origin, ctx: RunContext): Promise<[string, string][]> {
+export async function readEnvFile(file: string, origin: Origin, ctx: RunContext): Promise<[string, string][]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

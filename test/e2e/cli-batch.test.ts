@@ -52,6 +52,7 @@ const env = (): Record<string, string | undefined> => ({
   DOCKER_CONFIG: path.join(work, 'empty-docker-config'),
   REGISTRY_AUTH_FILE: path.join(work, 'no-auth.json'),
   XDG_CONFIG_HOME: path.join(work, 'xdg'),
+  FERRY_STATE_DIR: path.join(work, 'state'),
   ...moto.env,
   AWS_ENDPOINT_URL: aws.url,
 });
@@ -151,8 +152,8 @@ describe('ferry deploy / plan on an aws-batch target (moto + a real registry)', 
     const out = envelope<DeployJson>(r).result;
     expect(out?.type).toBe('aws-batch');
     expect(out?.state).toBe('succeeded');
-    // How to stop the job goes to stderr (Ctrl-C only stops ferry's waiting).
-    expect(r.stderr).toContain(`aws batch terminate-job --job-id ${out?.handle.ref['jobId'] ?? '?'}`);
+    // The run's id, for ferry status/logs/cancel, goes to stderr before the wait.
+    expect(r.stderr).toContain(`run ${out?.handle.id ?? '?'}: waiting for it to end`);
     expect(out?.exitCode).toBe(0);
     expect(out?.image).toMatch(new RegExp(`^${ECR_HOST.replaceAll('.', '\\.')}/team/nightly@sha256:[0-9a-f]{64}$`));
     const ref = out?.handle.ref ?? {};

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -17,11 +18,17 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Where runs' handles go unless a test names its own FERRY_STATE_DIR: never the user's
+ * ~/.local/state/ferry (one folder per test process, under the system temporary folder).
+ */
+const TEST_STATE_DIR = path.join(os.tmpdir(), `ferry-test-state-${String(process.pid)}`);
+
 /** Runs the built CLI (bin/run.js → dist/) as a user would, in a child process. */
 export function ferry(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, ...opts.env })) if (v !== undefined) env[k] = v;
+    for (const [k, v] of Object.entries({ FERRY_STATE_DIR: TEST_STATE_DIR, ...process.env, ...opts.env })) if (v !== undefined) env[k] = v;
     const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

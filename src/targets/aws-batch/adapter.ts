@@ -7,10 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { RunContext } from '../../core/context.js';
-import { configError, FerryError } from '../../core/errors.js';
-import type { DeployInput, Handle, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
+import { configError, dataError, FerryError, usageError } from '../../core/errors.js';
+import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
-import type { BatchApi, BatchWhere, SubmitJobInput } from './client.js';
+import type { BatchApi, BatchJob, BatchWhere, SubmitJobInput } from './client.js';
+import type { LogsApi } from './logs-client.js';
+import { abortableSleep } from '../../infra/sleep.js';
 import { BatchInputError, jobDefinitionInput, sameDefinition, statusOf, type RegisterJobDefinitionInput } from './payload.js';
 import type { BatchTargetConfig } from './schema.js';
 
@@ -24,6 +26,7 @@ type Input = DeployInput<RemoteTargetConfig>;
 /** Tests (and only tests) replace the API and the sleep. */
 export interface BatchDeps {
   api?: (where: BatchWhere) => Promise<BatchApi>;
+  logsApi?: (where: BatchWhere) => Promise<LogsApi>;
   sleep?: (ms: number) => Promise<void>;
 }
 const deps: BatchDeps = {};
@@ -41,6 +44,20 @@ async function apiFor(where: BatchWhere): Promise<BatchApi> {
   }
   return api;
 }
+
+const logApis = new Map<string, Promise<LogsApi>>();
+async function logsApiFor(where: BatchWhere): Promise<LogsApi> {
+  const key = JSON.stringify(where);
+  let api = logApis.get(key);
+  if (api === undefined) {
+    api = deps.logsApi !== undefined ? deps.logsApi(where) : import('./logs-client.js').then((m) => m.createLogsApi(where));
+    logApis.set(key, api);
+  }
+  return api;
+}
+
+/** Where the awslogs driver writes when the job definition names no group. */
+export const DEFAULT_LOG_GROUP = '/aws/batch/job';
 
 function batchConfig(input: Input): BatchTargetConfig {
   return input.config;
@@ -149,8 +166,6 @@ export const batchAdapter: RemoteAdapter = {
     }
     const job = await submitOnce(api, submit, ctx);
     ctx.reporter.info(`submitted job ${submit.jobName} (${job.jobId}) to ${submit.jobQueue}`);
-    // Ctrl-C while ferry waits leaves the job running (detach); until `ferry cancel` exists, say how to stop it.
-    ctx.reporter.info(`  Ctrl-C stops waiting, not the job; to stop the job: aws batch terminate-job --job-id ${job.jobId} --reason "cancelled by its owner"`);
     return {
       id: submit.tags[DEPLOY_ID_TAG] ?? job.jobId,
       target: input.target,
@@ -164,13 +179,14 @@ export const batchAdapter: RemoteAdapter = {
         jobDefinition: submit.jobDefinition,
         revision,
         reusedDefinition: String(reused),
+        logGroup: batchConfig(input).logGroup ?? DEFAULT_LOG_GROUP,
       },
     };
   },
 
   async status(h, _ctx): Promise<RunStatus> {
     const jobId = h.ref['jobId'] ?? '';
-    const api = await apiFor({ file: 'ferry.yaml', target: h.target, queue: h.ref['jobQueue'] ?? '' });
+    const api = await apiFor(whereOfHandle(h));
     const [job] = await api.describeJobs([jobId]);
     if (job === undefined) {
       // Batch forgets jobs some time after they end.
@@ -183,7 +199,133 @@ export const batchAdapter: RemoteAdapter = {
     st.phase = job.status;
     return st;
   },
+
+  logs(h, opts, ctx): AsyncIterable<LogLine> {
+    return jobLogs(h, opts, ctx);
+  },
+
+  /**
+   * CancelJob while the job waits (SUBMITTED, PENDING, RUNNABLE), TerminateJob once it is STARTING
+   * or RUNNING: CancelJob leaves a job that has started alone. When a job starts between ferry's
+   * look and its CancelJob, ferry looks again and terminates it. An array job's children follow
+   * their parent.
+   */
+  async cancel(h, _ctx): Promise<CancelOutcome> {
+    const api = await apiFor(whereOfHandle(h));
+    const jobId = h.ref['jobId'] ?? '';
+    const reason = `cancelled with ferry cancel (run ${h.id})`;
+    const job = await describeOne(api, jobId);
+    const before = statusOf(job).state;
+    const phase = job.status;
+    if (TERMINAL_STATUS.has(phase)) return { action: 'none', before, phase };
+    if (QUEUED_STATUS.has(phase)) {
+      await api.cancelJob(jobId, reason);
+      const after = await describeOne(api, jobId);
+      if (TERMINAL_STATUS.has(after.status) || QUEUED_STATUS.has(after.status)) return { action: 'CancelJob', before, phase };
+    }
+    await api.terminateJob(jobId, reason);
+    return { action: 'TerminateJob', before, phase };
+  },
 };
+
+const TERMINAL_STATUS = new Set(['SUCCEEDED', 'FAILED']);
+const QUEUED_STATUS = new Set(['SUBMITTED', 'PENDING', 'RUNNABLE']);
+
+function whereOfHandle(h: Handle): BatchWhere {
+  return { file: 'ferry.yaml', target: h.target, queue: h.ref['jobQueue'] ?? '' };
+}
+
+async function describeOne(api: BatchApi, jobId: string): Promise<BatchJob> {
+  const [job] = await api.describeJobs([jobId]);
+  if (job === undefined) {
+    throw dataError('BATCH_JOB_NOT_FOUND', `Batch does not know job ${jobId}`, {
+      details: { jobId },
+      suggestions: ['Batch forgets jobs some days after they end; check the region (AWS_REGION) the job ran in'],
+    });
+  }
+  return job;
+}
+
+/** A job's log streams, one per attempt, oldest first (a retried job has several). */
+function streamsOf(job: BatchJob): string[] {
+  const names = [...(job.attempts ?? []).map((a) => a.container?.logStreamName), job.container?.logStreamName];
+  return [...new Set(names.filter((n): n is string => n !== undefined && n !== ''))];
+}
+
+/** The job whose logs are wanted: the job itself, or an array job's child (`--index`). */
+async function logJob(api: BatchApi, h: Handle, index: number | undefined): Promise<BatchJob> {
+  const jobId = h.ref['jobId'] ?? '';
+  const job = await describeOne(api, index === undefined ? jobId : `${jobId}:${index}`).catch(async (e: unknown) => {
+    if (index === undefined || !(e instanceof FerryError) || e.code !== 'BATCH_JOB_NOT_FOUND') throw e;
+    const parent = await describeOne(api, jobId);
+    throw indexError(parent, index);
+  });
+  const size = job.arrayProperties?.size;
+  if (index === undefined && size !== undefined && size > 0) {
+    throw usageError('BATCH_LOGS_ARRAY_JOB', `job ${jobId} is an array job of ${size} children, each with its own logs`, {
+      where: '--index',
+      suggestions: [`name a child: --index N, with N from 0 to ${size - 1}`],
+    });
+  }
+  return job;
+}
+
+function indexError(parent: BatchJob, index: number): FerryError {
+  const size = parent.arrayProperties?.size;
+  return usageError('BATCH_LOGS_ARRAY_JOB', size === undefined ? `job ${parent.jobId} is not an array job: it has no child ${index}` : `job ${parent.jobId} has children 0 to ${size - 1}, not ${index}`, {
+    where: '--index',
+    suggestions: [size === undefined ? 'leave --index out' : `pass --index N with N from 0 to ${size - 1}`],
+  });
+}
+
+/**
+ * The job's CloudWatch Logs, attempt by attempt. Following, ferry reads each stream on from its
+ * last token, polling with backoff (1 s up to 5 s): CloudWatch Logs has no push API short of a Live
+ * Tail session, and GetLogEvents is cheap. It asks Batch for the job only while it has no stream
+ * yet or must learn whether the job ended; when the caller says the run ended, it drains and stops.
+ */
+async function* jobLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {
+  const where = whereOfHandle(h);
+  const api = await apiFor(where);
+  const logsApi = await logsApiFor(where);
+  const group = h.ref['logGroup'] ?? DEFAULT_LOG_GROUP;
+  // Woken early by the end of the run or by Ctrl-C, so neither waits out a poll interval.
+  const sleep = (ms: number): Promise<unknown> => Promise.race([deps.sleep?.(ms) ?? abortableSleep(ms, ctx.signal), ...(opts.ended === undefined ? [] : [opts.ended])]);
+  const tokens = new Map<string, string | undefined>();
+  const run = { ended: false };
+  void opts.ended?.then(() => {
+    run.ended = true;
+  });
+  let delay = 1000;
+  let streams: string[] = [];
+  let jobEnded = false;
+  for (;;) {
+    const endedBefore = run.ended;
+    if (streams.length === 0 || opts.ended === undefined || endedBefore) {
+      const job = await logJob(api, h, opts.index);
+      streams = streamsOf(job);
+      jobEnded = TERMINAL_STATUS.has(job.status);
+    }
+    let read = 0;
+    for (const stream of streams) {
+      for (;;) {
+        const token = tokens.get(stream);
+        const page = await logsApi.getLogEvents(group, stream, token);
+        if (page === null) break;
+        for (const e of page.events) {
+          read++;
+          yield { stream: 'stdout', text: e.message.replace(/\r?\n$/, ''), ...(e.timestamp === undefined ? {} : { time: new Date(e.timestamp).toISOString() }) };
+        }
+        const next = page.nextForwardToken;
+        if (next !== undefined) tokens.set(stream, next);
+        if (page.events.length === 0 || next === undefined || next === token) break;
+      }
+    }
+    if (!opts.follow || jobEnded || endedBefore || ctx.signal?.aborted === true) return;
+    delay = read > 0 ? 1000 : Math.min(5000, Math.ceil(delay * 1.5));
+    await sleep(delay);
+  }
+}
 
 /**
  * SubmitJob has no client token: a retry after a lost answer could start a second job. So it is
