@@ -49,13 +49,14 @@ export async function ensureMoto(): Promise<string> {
 /** Fake credentials moto accepts; account 123456789012 is moto's default. */
 export const MOTO_ACCOUNT = '123456789012';
 
-export async function startMoto(): Promise<Moto> {
+/** `env`: more environment for moto_server (DOCKER_HOST for its Docker-backed Batch, MOTO_* switches). */
+export async function startMoto(opts: { env?: Record<string, string> } = {}): Promise<Moto> {
   const server = await ensureMoto();
   let lastError: unknown;
   for (let tries = 0; tries < 3; tries++) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const child: ChildProcess = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     const out: string[] = [];
     const keep = (b: Buffer): void => {
       out.push(b.toString('utf8'));
