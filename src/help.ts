@@ -12,7 +12,8 @@ export const EXIT_CODES_HELP = `EXIT CODES
   78  configuration error: ferry.yaml, credentials setup
   ferry run and ferry deploy exit with the container's own exit code once it has
   run (ferry's own failures print Error [CODE]; with --json, an error envelope),
-  and 130/143 after Ctrl-C/SIGTERM (the container is stopped and removed).`;
+  and 130/143 after Ctrl-C/SIGTERM (a local container is stopped and removed; a
+  remote run goes on unless deploy had --cancel-on-interrupt).`;
 
 export default class FerryHelp extends Help {
   protected override async showRootHelp(): Promise<void> {

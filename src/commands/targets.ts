@@ -15,7 +15,10 @@ export default class Targets extends FerryCommand<TargetsResult> {
 
   protected human(r: TargetsResult): string {
     const caps = (c: Record<string, boolean>): string => Object.entries(c).filter(([, v]) => v).map(([k]) => k).join(', ');
-    const lines = ['KIND      CAN             WHAT', ...r.kinds.map((k) => `${k.type.padEnd(9)} ${caps({ ...k.capabilities }).padEnd(15)} ${k.summary}`)];
+    const rows = r.kinds.map((k) => [k.type, caps({ ...k.capabilities }), k.summary] as const);
+    const w0 = Math.max(4, ...rows.map((x) => x[0].length));
+    const w1 = Math.max(3, ...rows.map((x) => x[1].length));
+    const lines = [`${'KIND'.padEnd(w0)}  ${'CAN'.padEnd(w1)}  WHAT`, ...rows.map(([t, c, w]) => `${t.padEnd(w0)}  ${c.padEnd(w1)}  ${w}`)];
     if (r.configured !== null) {
       lines.push('', `targets in ${r.file ?? 'ferry.yaml'}:`);
       for (const t of r.configured) lines.push(`  ${t.name} (${t.type})${t.implicit ? ' (implicit: ferry.yaml has no targets)' : ''}`);

@@ -121,7 +121,7 @@ describe('ferry deploy --async, status, logs, cancel on aws-batch (moto)', () =>
     expect(await readdir(path.join(state, 'handles'))).toEqual([`${h.id}.json`]);
     // -e reaches the job, next to job.env.
     const described = await batch.send(new DescribeJobsCommand({ jobs: [h.ref['jobId'] ?? ''] }));
-    const envOf = Object.fromEntries((described.jobs?.[0]?.container?.environment ?? []).map((e) => [e.name, e.value]));
+    const envOf: Record<string, string | undefined> = Object.fromEntries((described.jobs?.[0]?.container?.environment ?? []).map((e) => [e.name ?? '', e.value]));
     expect(envOf).toMatchObject({ STAGE: 'e2e', EXTRA: 'from-flag' });
 
     // status: by id (--json), by its start, by the Batch job id, and --last (plain text).

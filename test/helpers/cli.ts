@@ -28,7 +28,8 @@ const TEST_STATE_DIR = path.join(os.tmpdir(), `ferry-test-state-${String(process
 export function ferry(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ FERRY_STATE_DIR: TEST_STATE_DIR, ...process.env, ...opts.env })) if (v !== undefined) env[k] = v;
+    const merged: Record<string, string | undefined> = { FERRY_STATE_DIR: TEST_STATE_DIR, ...process.env, ...opts.env };
+    for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v;
     const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

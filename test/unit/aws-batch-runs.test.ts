@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { collectingReporter, type RunContext } from '../../src/core/context.js';
 import { FerryError } from '../../src/core/errors.js';
-import type { Handle, LogLine } from '../../src/core/target.js';
+import type { CancelOutcome, Handle, LogLine, LogOptions } from '../../src/core/target.js';
 import { batchAdapter, DEFAULT_LOG_GROUP, setBatchDeps } from '../../src/targets/aws-batch/adapter.js';
 import type { BatchApi, BatchJob } from '../../src/targets/aws-batch/client.js';
 import type { LogPage, LogsApi } from '../../src/targets/aws-batch/logs-client.js';
@@ -61,6 +61,16 @@ function fakes(jobs: Record<string, BatchJob>, streams: Record<string, string[]>
   return { api, logsApi, calls, onDescribe };
 }
 
+function cancelRun(h: Handle, c: RunContext): Promise<CancelOutcome> {
+  if (batchAdapter.cancel === undefined) throw new Error('aws-batch has no cancel');
+  return batchAdapter.cancel(h, c);
+}
+
+function readLogs(h: Handle, opts: LogOptions, c: RunContext): AsyncIterable<LogLine> {
+  if (batchAdapter.logs === undefined) throw new Error('aws-batch has no logs');
+  return batchAdapter.logs(h, opts, c);
+}
+
 async function collect(it: AsyncIterable<LogLine>): Promise<string[]> {
   const out: string[] = [];
   for await (const l of it) out.push(l.text);
@@ -80,7 +90,7 @@ describe('aws-batch cancel', () => {
   ])('a %s job gets %j', async (status, writes) => {
     const f = fakes({ 'job-1': { jobId: 'job-1', jobName: 'n', status } });
     setBatchDeps({ api: () => Promise.resolve(f.api) });
-    const out = await batchAdapter.cancel!(handle({ jobQueue: `q-${status}` }), ctx());
+    const out = await cancelRun(handle({ jobQueue: `q-${status}` }), ctx());
     expect(f.calls.filter((c) => !c.startsWith('DescribeJobs'))).toEqual(writes);
     expect(out.action).toBe(writes[0]?.split(' ')[0]);
     expect(out.phase).toBe(status);
@@ -95,7 +105,7 @@ describe('aws-batch cancel', () => {
       return Promise.resolve();
     };
     setBatchDeps({ api: () => Promise.resolve(f.api) });
-    const out = await batchAdapter.cancel!(handle({ jobQueue: 'q-race' }), ctx());
+    const out = await cancelRun(handle({ jobQueue: 'q-race' }), ctx());
     expect(f.calls.filter((c) => !c.startsWith('DescribeJobs'))).toEqual(['CancelJob job-1', 'TerminateJob job-1']);
     expect(out.action).toBe('TerminateJob');
   });
@@ -103,9 +113,9 @@ describe('aws-batch cancel', () => {
   it('an ended job is left alone; an unknown one is a coded error', async () => {
     const f = fakes({ 'job-1': { jobId: 'job-1', jobName: 'n', status: 'SUCCEEDED' } });
     setBatchDeps({ api: () => Promise.resolve(f.api) });
-    expect(await batchAdapter.cancel!(handle({ jobQueue: 'q-ended' }), ctx())).toEqual({ action: 'none', before: 'succeeded', phase: 'SUCCEEDED' });
+    expect(await cancelRun(handle({ jobQueue: 'q-ended' }), ctx())).toEqual({ action: 'none', before: 'succeeded', phase: 'SUCCEEDED' });
     expect(f.calls).toEqual(['DescribeJobs job-1']);
-    const err = await batchAdapter.cancel!(handle({ jobQueue: 'q-ended', jobId: 'job-404' }), ctx()).catch((e: unknown) => e);
+    const err = await cancelRun(handle({ jobQueue: 'q-ended', jobId: 'job-404' }), ctx()).catch((e: unknown) => e);
     expect((err as FerryError).code).toBe('BATCH_JOB_NOT_FOUND');
   });
 });
@@ -117,14 +127,14 @@ describe('aws-batch logs', () => {
       { 's/1': ['a1', 'a2', 'a3'], 's/2': ['b1'] },
     );
     setBatchDeps({ api: () => Promise.resolve(f.api), logsApi: () => Promise.resolve(f.logsApi) });
-    expect(await collect(batchAdapter.logs!(handle({ jobQueue: 'q-l1', logGroup: '/team/jobs' }), { follow: false }, ctx()))).toEqual(['a1', 'a2', 'a3', 'b1']);
+    expect(await collect(readLogs(handle({ jobQueue: 'q-l1', logGroup: '/team/jobs' }), { follow: false }, ctx()))).toEqual(['a1', 'a2', 'a3', 'b1']);
     expect(f.calls.filter((c) => c.startsWith('GetLogEvents')).every((c) => c.startsWith('GetLogEvents /team/jobs '))).toBe(true);
   });
 
   it('without a group in the handle, reads Batch\'s default group; no stream yet prints nothing', async () => {
     const f = fakes({ 'job-1': { jobId: 'job-1', jobName: 'n', status: 'RUNNABLE' } });
     setBatchDeps({ api: () => Promise.resolve(f.api), logsApi: () => Promise.resolve(f.logsApi) });
-    expect(await collect(batchAdapter.logs!(handle({ jobQueue: 'q-l2' }), { follow: false }, ctx()))).toEqual([]);
+    expect(await collect(readLogs(handle({ jobQueue: 'q-l2' }), { follow: false }, ctx()))).toEqual([]);
     expect(f.calls).toEqual(['DescribeJobs job-1']);
     expect(DEFAULT_LOG_GROUP).toBe('/aws/batch/job');
   });
@@ -143,7 +153,7 @@ describe('aws-batch logs', () => {
       if (n >= 5) job.status = 'SUCCEEDED';
     });
     setBatchDeps({ api: () => Promise.resolve(f.api), logsApi: () => Promise.resolve(f.logsApi) });
-    expect(await collect(batchAdapter.logs!(handle({ jobQueue: 'q-l3' }), { follow: true }, ctx()))).toEqual(['line 2', 'line 3', 'line 4', 'line 5']);
+    expect(await collect(readLogs(handle({ jobQueue: 'q-l3' }), { follow: true }, ctx()))).toEqual(['line 2', 'line 3', 'line 4', 'line 5']);
   });
 
   it('told by deploy when the run ended, it stops asking Batch for the state and drains', async () => {
@@ -168,7 +178,7 @@ describe('aws-batch logs', () => {
         return Promise.resolve();
       },
     });
-    const lines = await collect(batchAdapter.logs!(handle({ jobQueue: 'q-l4' }), { follow: true, ended }, ctx()));
+    const lines = await collect(readLogs(handle({ jobQueue: 'q-l4' }), { follow: true, ended }, ctx()));
     expect(lines).toEqual(['x1', 'x2', 'x3', 'x4']);
     // One look to find the stream, one after the end for late attempts: not one per poll.
     expect(f.calls.filter((c) => c.startsWith('DescribeJobs'))).toHaveLength(2);
@@ -184,12 +194,12 @@ describe('aws-batch logs', () => {
     );
     setBatchDeps({ api: () => Promise.resolve(f.api), logsApi: () => Promise.resolve(f.logsApi) });
     const h = handle({ jobQueue: 'q-l5' });
-    const noIndex = await collect(batchAdapter.logs!(h, { follow: false }, ctx())).catch((e: unknown) => e);
+    const noIndex = await collect(readLogs(h, { follow: false }, ctx())).catch((e: unknown) => e);
     expect(noIndex).toBeInstanceOf(FerryError);
     expect((noIndex as FerryError).code).toBe('BATCH_LOGS_ARRAY_JOB');
     expect((noIndex as FerryError).suggestions.join(' ')).toContain('--index N, with N from 0 to 2');
-    expect(await collect(batchAdapter.logs!(h, { follow: false, index: 2 }, ctx()))).toEqual(['child two']);
-    const bad = await collect(batchAdapter.logs!(h, { follow: false, index: 9 }, ctx())).catch((e: unknown) => e);
+    expect(await collect(readLogs(h, { follow: false, index: 2 }, ctx()))).toEqual(['child two']);
+    const bad = await collect(readLogs(h, { follow: false, index: 9 }, ctx())).catch((e: unknown) => e);
     expect((bad as FerryError).message).toContain('children 0 to 2, not 9');
   });
 });
