@@ -1,4 +1,4 @@
-import { DescribeJobsCommand, type BatchClient } from '@aws-sdk/client-batch';
+import { DescribeJobsCommand, ListJobsCommand, type BatchClient } from '@aws-sdk/client-batch';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -203,6 +203,40 @@ describe('ferry deploy --async, status, logs, cancel on aws-batch (moto)', () =>
     for (const flag of ['--async', '--detach-on-interrupt']) {
       const r = envelope(await run(['deploy', flag, '--json'], local, state));
       expect([flag, r.status, r.error?.code, r.error?.where]).toEqual([flag, 64, 'USAGE_FLAG_NOT_FOR_TARGET', flag]);
+    }
+  });
+
+  it('rides out throttling bursts: SubmitJob once (ferry looks for the job, then submits again), DescribeJobs and GetLogEvents (SDK retries)', async () => {
+    const state = path.join(work, 'state-throttled');
+    const dir = await project('');
+    const throttled = { kind: 'status' as const, status: 429, headers: { 'content-type': 'application/json', 'x-amzn-errortype': 'TooManyRequestsException' }, body: JSON.stringify({ message: 'Too Many Requests' }) };
+    aws.setRules([
+      { path: /^\/v1\/submitjob/, times: 1, action: throttled },
+      { path: /^\/v1\/describejobs/, times: 2, action: throttled },
+      {
+        target: /\.GetLogEvents$/,
+        times: 1,
+        action: { kind: 'status', status: 400, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) },
+      },
+    ]);
+    const from = aws.requests.length;
+    try {
+      const r = await run(['deploy', '--json'], dir, state);
+      expect(r.code, r.stderr).toBe(0);
+      expect(envelope<DeployJson>(r).result?.state).toBe('succeeded');
+      expect(r.stderr).toContain('looking for the job before trying again');
+      // The throttled SubmitJob never reached Batch, and the retry made exactly one job.
+      const jobName = envelope<DeployJson>(r).result?.handle.ref['jobName'] ?? '';
+      const named = await batch.send(new ListJobsCommand({ jobQueue: QUEUE, filters: [{ name: 'JOB_NAME', values: [jobName] }] }));
+      expect(named.jobSummaryList?.map((j) => j.jobName)).toEqual([jobName]);
+      const submitted = ops(from).filter((o) => o === 'submitjob');
+      expect(submitted).toHaveLength(2);
+      expect(ops(from)).toContain('listjobs');
+      const logs = await run(['logs', '--last'], work, state);
+      expect(logs.code, logs.stderr).toBe(0);
+      expect(aws.fired).toEqual([1, 2, 1]);
+    } finally {
+      aws.setRules([]);
     }
   });
 
