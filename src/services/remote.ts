@@ -14,6 +14,7 @@ import { HandleStore } from '../infra/handles.js';
 import { abortableSleep } from '../infra/sleep.js';
 import { loadRemoteAdapter, TARGET_KINDS, type RemoteAdapter, type RemoteTargetConfig } from '../targets/index.js';
 import type { BuildOptions } from './build.js';
+import type { RunFlags } from './run.js';
 
 export interface RemoteDeployResult {
   target: string;
@@ -96,19 +97,11 @@ function inputFor(
   };
 }
 
-export interface RemoteOptions extends BuildOptions {
-  args?: string[] | undefined;
-  /** `-e KEY=VALUE` / `-e KEY`, `--env-file`: added to job.env, as on a local run. */
-  env?: string[] | undefined;
-  envFiles?: string[] | undefined;
-  /** Flags that only mean something on this machine (-v, -p, …): refused here. */
-  volumes?: string[] | undefined;
-  publish?: string[] | undefined;
-  network?: string | undefined;
-  workdir?: string | undefined;
-  user?: string | undefined;
-  entrypoint?: string | undefined;
-  engine?: string | undefined;
+/**
+ * The run flags as for a local run: -e and --env-file add to job.env, arguments after -- replace
+ * job.args, and the flags that only mean something on this machine (-v, -p, …) are refused.
+ */
+export interface RemoteOptions extends BuildOptions, RunFlags {
   /** `--async`: return the handle once the run is submitted. */
   async?: boolean | undefined;
   /** What Ctrl-C during the wait does to the run (default detach: it keeps running). */

@@ -13,7 +13,7 @@ import type { ECRClient } from '@aws-sdk/client-ecr';
 import { authError, configError, dataError, type FerryError, tempError, unavailableError } from '../../core/errors.js';
 import { registerSecret } from '../../infra/redact.js';
 import type { EcrHost } from './hosts.js';
-import { awsName, CREDENTIALS_HELP, NETWORK, REJECTED, THROTTLED } from '../../infra/aws-errors.js';
+import { awsName, CREDENTIALS_HELP, NETWORK, redactCredentialsOf, REJECTED, THROTTLED } from '../../infra/aws-errors.js';
 
 export interface EcrToken {
   /** base64 of "AWS:<password>", as GetAuthorizationToken answers it. */
@@ -44,17 +44,10 @@ export async function createEcrApi(host: EcrHost): Promise<EcrApi> {
     ...(host.fips ? { useFipsEndpoint: true } : {}),
     ...(host.dualStack ? { useDualstackEndpoint: true } : {}),
   });
-  let secretsKnown = false;
+  const redactCredentials = redactCredentialsOf(client, registerSecret);
   const send = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
     try {
-      if (!secretsKnown) {
-        // Whatever the chain found (env, profile, SSO) is registered for redaction before the
-        // first request, so no later message or --debug line can print it.
-        const creds = await client.config.credentials();
-        registerSecret(creds.secretAccessKey);
-        registerSecret(creds.sessionToken);
-        secretsKnown = true;
-      }
+      await redactCredentials();
       return await op();
     } catch (e) {
       throw awsError(e, what, host);

@@ -13,7 +13,7 @@ import type { BatchClient } from '@aws-sdk/client-batch';
 import { authError, configError, dataError, type FerryError, tempError, unavailableError } from '../../core/errors.js';
 import { registerSecret } from '../../infra/redact.js';
 import { chunks, type RegisterJobDefinitionInput } from './payload.js';
-import { awsName, CREDENTIALS_HELP, NETWORK, REJECTED, THROTTLED } from '../../infra/aws-errors.js';
+import { awsName, CREDENTIALS_HELP, NETWORK, redactCredentialsOf, REJECTED, THROTTLED } from '../../infra/aws-errors.js';
 
 /** A job as DescribeJobs answers it: only the fields ferry reads. */
 export interface BatchJob {
@@ -70,16 +70,10 @@ export async function createBatchApi(where: BatchWhere): Promise<BatchApi> {
   const sdk = mod.default ?? mod;
   const client: BatchClient = new sdk.BatchClient({});
   const once: BatchClient = new sdk.BatchClient({ maxAttempts: 1 });
-  let secretsKnown = false;
+  const redactCredentials = redactCredentialsOf(client, registerSecret);
   const send = async <T>(what: string, c: BatchClient, op: (c: BatchClient) => Promise<T>): Promise<T> => {
     try {
-      if (!secretsKnown) {
-        // Registered for redaction before the first request, so no --debug line can print them.
-        const creds = await client.config.credentials();
-        registerSecret(creds.secretAccessKey);
-        registerSecret(creds.sessionToken);
-        secretsKnown = true;
-      }
+      await redactCredentials();
       return await op(c);
     } catch (e) {
       throw batchError(e, what, where);
@@ -148,7 +142,7 @@ function unknownQueue(message: string): boolean {
 }
 
 /** An SDK failure as a FerryError with a code; the SDK error stays as its cause (shown with --debug). */
-export function batchError(e: unknown, what: string, where: BatchWhere): FerryError {
+export function batchError(e: unknown, what: string, where: BatchWhere, api: { name: string; endpointVar: string } = { name: 'Batch', endpointVar: 'AWS_ENDPOINT_URL_BATCH' }): FerryError {
   const name = awsName(e);
   const message = e instanceof Error ? e.message : String(e);
   const meta = (e as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
@@ -197,14 +191,14 @@ export function batchError(e: unknown, what: string, where: BatchWhere): FerryEr
     });
   }
   if (name === 'ClientException' || name === 'ValidationException' || name === 'InvalidParameterException') {
-    return dataError('BATCH_REQUEST_REJECTED', `Batch refused ${what}: ${message}`, { cause: e, details });
+    return dataError('BATCH_REQUEST_REJECTED', `${api.name} refused ${what}: ${message}`, { cause: e, details });
   }
   const code = (e as { code?: unknown } | null)?.code;
   if (NETWORK.has(name) || (typeof code === 'string' && NETWORK.has(code)) || (status !== undefined && status >= 500)) {
-    return unavailableError('BATCH_UNAVAILABLE', `cannot reach the Batch API for ${what}: ${message}`, {
+    return unavailableError('BATCH_UNAVAILABLE', `cannot reach the ${api.name} API for ${what}: ${message}`, {
       cause: e,
       details,
-      suggestions: ['check the network; AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_BATCH, when set, must point at a reachable Batch API'],
+      suggestions: [`check the network; AWS_ENDPOINT_URL or ${api.endpointVar}, when set, must point at a reachable ${api.name} API`],
     });
   }
   return unavailableError('BATCH_REQUEST_FAILED', `${what} failed: ${name === '' ? message : `${name}: ${message}`}`, { cause: e, details });

@@ -6,7 +6,7 @@
  */
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { authError } from '../../core/errors.js';
-import { awsName } from '../../infra/aws-errors.js';
+import { awsName, redactCredentialsOf } from '../../infra/aws-errors.js';
 import { registerSecret } from '../../infra/redact.js';
 import { batchError, type BatchWhere } from './client.js';
 
@@ -31,17 +31,12 @@ export async function createLogsApi(where: BatchWhere): Promise<LogsApi> {
   const mod = (await import('@aws-sdk/client-cloudwatch-logs')) as typeof import('@aws-sdk/client-cloudwatch-logs') & { default?: typeof import('@aws-sdk/client-cloudwatch-logs') };
   const sdk = mod.default ?? mod;
   const client: CloudWatchLogsClient = new sdk.CloudWatchLogsClient({});
-  let secretsKnown = false;
+  const redactCredentials = redactCredentialsOf(client, registerSecret);
   return {
     async getLogEvents(group, stream, token) {
       const what = `GetLogEvents ${group} ${stream}`;
       try {
-        if (!secretsKnown) {
-          const creds = await client.config.credentials();
-          registerSecret(creds.secretAccessKey);
-          registerSecret(creds.sessionToken);
-          secretsKnown = true;
-        }
+        await redactCredentials();
         const out = await client.send(
           new sdk.GetLogEventsCommand({ logGroupName: group, logStreamName: stream, startFromHead: true, ...(token === undefined ? {} : { nextToken: token }) }),
         );
@@ -60,7 +55,7 @@ export async function createLogsApi(where: BatchWhere): Promise<LogsApi> {
             suggestions: ['the IAM identity needs logs:GetLogEvents on the log group', 'check which identity is in use: `aws sts get-caller-identity`'],
           });
         }
-        throw batchError(e, what, where);
+        throw batchError(e, what, where, { name: 'CloudWatch Logs', endpointVar: 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS' });
       }
     },
   };
