@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { FerryCommand } from '../base-command.js';
-import { argsAfterDashDash, buildFlags, buildOptions, registryFlags, runFlags, runOptions } from '../flags.js';
+import { argsAfterDashDash, buildFlags, buildOptions, eachFlags, eachOptions, registryFlags, runFlags, runOptions } from '../flags.js';
 import { usageError } from '../core/errors.js';
 import type { DeployResult } from '../services/deploy.js';
 import { RUN_EXIT_HELP } from './run.js';
@@ -13,7 +13,7 @@ ${RUN_EXIT_HELP}`;
   static override examples = ['<%= config.bin %> deploy', '<%= config.bin %> deploy dev', '<%= config.bin %> deploy dev --json -- --date 2024-01-01'];
   static override strict = false;
   static override args = { target: Args.string({ description: 'A target name from ferry.yaml (default: the only one, or the implicit "local").' }) };
-  static override flags = { ...buildFlags, ...registryFlags, ...runFlags };
+  static override flags = { ...buildFlags, ...registryFlags, ...runFlags, ...eachFlags };
 
   protected async exec(): Promise<DeployResult> {
     const { flags, argv } = await this.parse(Deploy);
@@ -28,6 +28,7 @@ ${RUN_EXIT_HELP}`;
     return deployInterrupted(this.context(), this.jsonMode, {
       ...buildOptions(flags),
       ...runOptions(flags),
+      ...eachOptions(flags),
       args: argsAfterDashDash(this.argv),
       targetName: target,
       command: 'deploy',

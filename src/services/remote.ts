@@ -6,7 +6,7 @@
  */
 import type { RunContext } from '../core/context.js';
 import { configError } from '../core/errors.js';
-import type { DeployInput, Handle, PinnedImage, Plan, RunState, RunStatus } from '../core/target.js';
+import type { DeployInput, EachInput, EachSpec, FailedChild, Handle, PinnedImage, Plan, RunState, RunStatus } from '../core/target.js';
 import type { LoadedConfig } from '../config/loader.js';
 import { loadRemoteAdapter, type RemoteAdapter, type RemoteTargetConfig } from '../targets/index.js';
 import type { BuildOptions } from './build.js';
@@ -24,6 +24,10 @@ export interface RemoteDeployResult {
   exitCode: number;
   reason?: string;
   children?: RunStatus['children'];
+  /** `--each`: the key and how many values (children). */
+  each?: { key: string; count: number };
+  /** `--each` runs that failed: a few failed children, with their values. */
+  failedChildren?: (FailedChild & { value: string })[];
 }
 
 export interface WaitOptions {
@@ -63,13 +67,22 @@ function requireImageName(loaded: LoadedConfig, opts: BuildOptions, target: stri
   });
 }
 
-function inputFor(loaded: LoadedConfig, name: string, target: RemoteTargetConfig, image: PinnedImage, entrypoint: string[] | undefined, args: string[] | undefined): DeployInput<RemoteTargetConfig> {
+function inputFor(
+  loaded: LoadedConfig,
+  name: string,
+  target: RemoteTargetConfig,
+  image: PinnedImage,
+  entrypoint: string[] | undefined,
+  args: string[] | undefined,
+  each?: EachInput,
+): DeployInput<RemoteTargetConfig> {
   const job = loaded.config.job;
   return {
     target: name,
     config: target,
     image,
     imageEntrypoint: entrypoint,
+    ...(each !== undefined ? { each } : {}),
     job: { ...job, ...(args !== undefined && args.length > 0 ? { args } : {}) },
     file: loaded.file,
     locate: loaded.locate === undefined ? undefined : (k) => loaded.locate?.(k),
@@ -78,12 +91,14 @@ function inputFor(loaded: LoadedConfig, name: string, target: RemoteTargetConfig
 
 export interface RemoteOptions extends BuildOptions {
   args?: string[] | undefined;
+  /** `--each`, parsed and checked by services/each.ts. */
+  eachSpec?: EachSpec | undefined;
 }
 
 /** Before the build: the target's own checks, on a placeholder digest (so a bad value costs no build or AWS call). */
 function precheck(adapter: RemoteAdapter, loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions): void {
   const ref = `${opts.imageName ?? loaded.config.image.name ?? 'image'}@sha256:${'0'.repeat(64)}`;
-  adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args));
+  adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args, opts.eachSpec));
 }
 
 /** `ferry plan NAME` for a remote target: build (not push) to know the digest, then the adapter's read-only plan. */
@@ -94,7 +109,8 @@ export async function remotePlan(loaded: LoadedConfig, name: string, target: Rem
   const { buildService } = await import('./build.js');
   const built = await buildService(opts, ctx);
   const image: PinnedImage = { ref: built.image ?? built.config, digest: built.digest, configDigest: built.config, platform: built.platform };
-  const plan = await adapter.plan(inputFor(loaded, name, target, image, built.entrypoint, opts.args), ctx);
+  const each = opts.eachSpec === undefined ? undefined : await (await import('./each.js')).eachInputFor(opts.eachSpec, built, ctx);
+  const plan = await adapter.plan(inputFor(loaded, name, target, image, built.entrypoint, opts.args, each), ctx);
   plan.notes.unshift(`pushes ${image.ref} first when the registry lacks it`);
   return plan;
 }
@@ -114,7 +130,9 @@ export async function remoteDeploy(
   const { pushService } = await import('./push.js');
   const pushed = await pushService(opts, ctx);
   const image: PinnedImage = { ref: pushed.image, digest: pushed.digest, configDigest: pushed.config, platform: pushed.platform };
-  const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args);
+  const eachMod = opts.eachSpec === undefined ? undefined : await import('./each.js');
+  const each = opts.eachSpec === undefined || eachMod === undefined ? undefined : await eachMod.eachInputFor(opts.eachSpec, pushed, ctx);
+  const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args, each);
   const plan = await adapter.plan(input, ctx);
   const handle = await adapter.deploy(plan, input, ctx);
   const final = await waitForRun(() => adapter.status(handle, ctx), {
@@ -127,6 +145,7 @@ export async function remoteDeploy(
   });
   if (final.state === 'failed' || final.state === 'cancelled') {
     ctx.reporter.warn(`the run ${final.state === 'failed' ? 'failed' : 'was cancelled'}${final.reason !== undefined ? `: ${final.reason}` : ''}${final.exitCode !== undefined ? ` (exit code ${String(final.exitCode)})` : ''}`);
+    if (opts.eachSpec !== undefined && eachMod !== undefined) for (const line of eachMod.failedChildrenReport(final, opts.eachSpec)) ctx.reporter.warn(line);
   }
   const exitCode = final.exitCode ?? (final.state === 'succeeded' ? 0 : 1);
   return {
@@ -139,5 +158,7 @@ export async function remoteDeploy(
     exitCode: final.state === 'succeeded' ? exitCode : exitCode === 0 ? 1 : exitCode,
     ...(final.reason !== undefined ? { reason: final.reason } : {}),
     ...(final.children !== undefined ? { children: final.children } : {}),
+    ...(opts.eachSpec !== undefined ? { each: { key: opts.eachSpec.key, count: opts.eachSpec.values.length } } : {}),
+    ...(opts.eachSpec !== undefined && eachMod !== undefined && final.failedChildren !== undefined ? { failedChildren: eachMod.failedChildrenWithValues(final, opts.eachSpec) } : {}),
   };
 }

@@ -27,7 +27,7 @@ export const TARGET_KINDS: readonly TargetKindInfo[] = [
   {
     type: 'aws-batch',
     summary: 'An AWS Batch job queue (EC2 or Fargate): ferry registers or reuses a job definition, submits the job and waits for it.',
-    capabilities: { plan: true, deploy: true, async: false, logs: false, cancel: false, each: false },
+    capabilities: { plan: true, deploy: true, async: false, logs: false, cancel: false, each: true },
   },
 ];
 
