@@ -254,6 +254,8 @@ export function statusOf(job: {
   if (summary !== undefined) {
     const children: Partial<Record<RunState, number>> = {};
     for (const [k, n] of Object.entries(summary)) {
+      // Batch lists every status, most of them at 0: only the ones with children say anything.
+      if (n === 0) continue;
       const s = STATE[k] ?? 'pending';
       children[s] = (children[s] ?? 0) + n;
     }
