@@ -216,7 +216,7 @@ export function argsAfterDashDash(argv: readonly string[]): string[] | undefined
 export const eachFlags = {
   each: Flags.string({
     description:
-      'Fan the deploy out over values, as one AWS Batch array job: child i runs with KEY set to the i-th value (and FERRY_EACH_INDEX, FERRY_EACH_VALUE). Values are taken literally, split on commas; one key per deploy.',
+      'Fan the deploy out over values, as one AWS Batch array job: child i runs with KEY set to the i-th value (and FERRY_EACH_INDEX, FERRY_EACH_VALUE), through a /bin/sh wrapper; an image with an ENTRYPOINT or without /bin/sh gets only AWS_BATCH_JOB_ARRAY_INDEX and FERRY_EACH_VALUES (the values, one a line) and picks its own. Values are taken literally, split on commas; one key per deploy.',
     multiple: true,
     // `--each K=a,b nightly`: the target name after it is the argument, not a second --each.
     multipleNonGreedy: true,

@@ -10,7 +10,7 @@ export default class Deploy extends FerryCommand<DeployResult> {
   static override description = `TARGET names an entry of targets: in ferry.yaml. Without TARGET: the only target, or, when ferry.yaml has no targets, the implicit target "local" (type: local, engine auto). The run takes the job section (command, args, env, resources, timeout) and the target's settings; the flags win over both. Arguments after -- replace the image's CMD.
 
 ${RUN_EXIT_HELP}`;
-  static override examples = ['<%= config.bin %> deploy', '<%= config.bin %> deploy dev', '<%= config.bin %> deploy dev --json -- --date 2024-01-01'];
+  static override examples = ['<%= config.bin %> deploy', '<%= config.bin %> deploy dev', '<%= config.bin %> deploy dev --json -- --date 2024-01-01', '<%= config.bin %> deploy nightly --each DATE=2024-01-01,2024-01-02'];
   static override strict = false;
   static override args = { target: Args.string({ description: 'A target name from ferry.yaml (default: the only one, or the implicit "local").' }) };
   static override flags = { ...buildFlags, ...registryFlags, ...runFlags, ...eachFlags };
