@@ -6,7 +6,7 @@
  * register-job-definition`, `aws batch submit-job` (it registers a new revision every time).
  *
  * The second half of the issue's benchmark (DescribeJobs calls per poll for a 1,000-child array
- * job) waits for array submission (`--each`); the chunking it depends on is unit-tested.
+ * job) is bench/batch-array-poll.ts.
  */
 import { BatchClient, CreateComputeEnvironmentCommand, CreateJobQueueCommand } from '@aws-sdk/client-batch';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs ferry's benchmarks (issue 2) and refreshes the tables in bench/README.md.
 #
-#   bench/run-all.sh                      all six, in the order below
+#   bench/run-all.sh                      all of them, in the order below
 #   bench/run-all.sh startup rss-1gb      only these
 #   BENCH_RUNS=1 bench/run-all.sh         one run each (a smoke run: the numbers mean little)
 #
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(startup reproducible repush-unchanged one-file-change build-push-150mb rss-1gb hybrid-edit batch-api-calls)
+all=(startup reproducible repush-unchanged one-file-change build-push-150mb rss-1gb hybrid-edit batch-api-calls batch-array-poll)
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if ! command -v node >/dev/null 2>&1 || [ "$(node_major node)" -lt 22 ]; then

@@ -238,3 +238,27 @@ export function waitOptions(flags: { async?: boolean | undefined; 'detach-on-int
     onInterrupt: flags['cancel-on-interrupt'] === true ? 'cancel' : flags['detach-on-interrupt'] === true ? 'detach' : undefined,
   };
 }
+
+/** `deploy --each` and `plan --each`: one deploy fanned out over values (parsed and checked by services/each.ts). */
+export const eachFlags = {
+  each: Flags.string({
+    description:
+      'Fan the deploy out over values, as one AWS Batch array job: child i runs with KEY set to the i-th value (and FERRY_EACH_INDEX, FERRY_EACH_VALUE), through a /bin/sh wrapper; an image with an ENTRYPOINT or without /bin/sh gets only AWS_BATCH_JOB_ARRAY_INDEX and FERRY_EACH_VALUES (the values, one a line) and picks its own. Values are taken literally, split on commas; one key per deploy.',
+    multiple: true,
+    // `--each K=a,b nightly`: the target name after it is the argument, not a second --each.
+    multipleNonGreedy: true,
+    helpValue: 'KEY=V1,V2,…',
+  }),
+  'each-file': Flags.string({
+    description:
+      'As --each, with the values read from a file: one a line (trimmed; blank lines and # comments skipped), or a JSON array (.json) or YAML list (.yaml, .yml) for values with commas or surrounding spaces.',
+    multiple: true,
+    multipleNonGreedy: true,
+    helpValue: 'KEY=PATH',
+  }),
+};
+
+/** The raw `--each` / `--each-file` values, for services/each.ts. */
+export function eachOptions(flags: { each?: string[] | undefined; 'each-file'?: string[] | undefined }): { each: string[] | undefined; eachFile: string[] | undefined } {
+  return { each: flags.each, eachFile: flags['each-file'] };
+}

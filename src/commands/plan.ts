@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { FerryCommand } from '../base-command.js';
-import { argsAfterDashDash, buildFlags, buildOptions, registryFlags, runFlags, runOptions } from '../flags.js';
+import { argsAfterDashDash, buildFlags, buildOptions, eachFlags, eachOptions, registryFlags, runFlags, runOptions } from '../flags.js';
 import { usageError } from '../core/errors.js';
 import type { PlanResult } from '../services/plan.js';
 
@@ -11,7 +11,7 @@ export default class PlanCommand extends FerryCommand<PlanResult> {
   static override examples = ['<%= config.bin %> plan', '<%= config.bin %> plan dev --json', '<%= config.bin %> plan -- data/other.csv'];
   static override strict = false;
   static override args = { target: Args.string({ description: 'A target name from ferry.yaml (default: the only one, or the implicit "local").' }) };
-  static override flags = { ...buildFlags, ...registryFlags, ...runFlags };
+  static override flags = { ...buildFlags, ...registryFlags, ...runFlags, ...eachFlags };
 
   protected async exec(): Promise<PlanResult> {
     const { flags, argv } = await this.parse(PlanCommand);
@@ -21,7 +21,7 @@ export default class PlanCommand extends FerryCommand<PlanResult> {
     const first: unknown = before[0];
     const { planService } = await import('../services/plan.js');
     return planService(
-      { ...buildOptions(flags), ...runOptions(flags), args: argsAfterDashDash(this.argv), targetName: typeof first === 'string' ? first : undefined },
+      { ...buildOptions(flags), ...runOptions(flags), ...eachOptions(flags), args: argsAfterDashDash(this.argv), targetName: typeof first === 'string' ? first : undefined },
       this.context(),
     );
   }

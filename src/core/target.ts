@@ -62,6 +62,28 @@ export interface RunStatus {
   reason?: string;
   /** Array jobs: how many children are in each state. */
   children?: Partial<Record<RunState, number>>;
+  /** Array jobs that failed: a few failed children (never all of them: the calls are bounded). */
+  failedChildren?: FailedChild[];
+}
+
+/** One failed child of a fanned-out run (`deploy --each`). */
+export interface FailedChild {
+  /** Its position in the `--each` values, from 0. */
+  index: number;
+  exitCode?: number;
+  reason?: string;
+}
+
+/**
+ * `deploy --each KEY=V1,V2,…`: one deploy fanned out over values, one child run per value. The
+ * child with index i gets `KEY` = values[i]. Parsed and checked (a valid variable name, at least
+ * one value, no newline in a value) by services/each.ts before any build.
+ */
+export interface EachSpec {
+  key: string;
+  values: string[];
+  /** Where the values came from, for errors: "--each" or "--each-file PATH". */
+  source: string;
 }
 
 export interface LogLine {
@@ -107,6 +129,8 @@ export interface DeployInput<C> {
     resources?: { cpu?: string | number | undefined; memory?: string | number | undefined; gpu?: number | undefined } | undefined;
     timeout?: string | undefined;
   };
+  /** `--each`: fan the run out over values. */
+  each?: EachInput | undefined;
   /** ferry.yaml, for `where` in errors. */
   file: string;
   /** "ferry.yaml:LINE:COL" of a key, when the loader can tell. */
@@ -133,6 +157,17 @@ export interface CancelOutcome {
   before: RunState;
   /** The platform's own name for it (RUNNABLE, RUNNING, …). */
   phase?: string;
+}
+
+/** What an adapter gets with `--each`: the values, and what ferry knows of the image to deliver them. */
+export interface EachInput extends EachSpec {
+  /** The image's CMD: what a wrapper must run when job.command and job.args are unset. */
+  imageCmd?: string[] | undefined;
+  /**
+   * Why ferry believes the image has a POSIX /bin/sh ("/bin/sh in layer 3", "RUN /bin/sh -c in its
+   * history"); undefined when it has none or ferry cannot tell.
+   */
+  shell?: string | undefined;
 }
 
 export interface TargetAdapter<Input, Deployed = Handle> {

@@ -9,6 +9,7 @@ import type { BuildSecret } from '../builders/engine/types.js';
 import { formatBytes, shortDigest } from '../ui/format.js';
 import { LayerCache, resolveCacheDir } from '../image/layer-cache.js';
 import { OciLayout } from '../image/oci-layout.js';
+import { shellInConfig } from '../image/shell-probe.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { forEachLimited } from '../registry/push.js';
 import { registerSecret } from '../infra/redact.js';
@@ -66,6 +67,10 @@ export interface BuildResult {
   base: { name: string; digest: string } | null;
   /** The image's ENTRYPOINT, when it has one (targets such as AWS Batch cannot replace it). */
   entrypoint?: string[];
+  /** The image's CMD, when it has one (`deploy --each` on Batch wraps it). */
+  cmd?: string[];
+  /** Why the image config says the image has /bin/sh (image/shell-probe.ts), when it does. */
+  shellHint?: string;
 }
 
 /** Everything a build needs, set up once for build and push. */
@@ -211,11 +216,14 @@ export function buildResult(p: PreparedBuild, layout: string): BuildResult {
   };
 }
 
-function entrypointOf(configBytes: Buffer): { entrypoint?: string[] } {
+function entrypointOf(configBytes: Buffer): { entrypoint?: string[]; cmd?: string[]; shellHint?: string } {
   try {
-    const parsed = JSON.parse(configBytes.toString('utf8')) as { config?: { Entrypoint?: unknown } | null };
+    const parsed = JSON.parse(configBytes.toString('utf8')) as { config?: { Entrypoint?: unknown; Cmd?: unknown } | null };
+    const words = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string');
     const ep = parsed.config?.Entrypoint;
-    return Array.isArray(ep) && ep.length > 0 && ep.every((x) => typeof x === 'string') ? { entrypoint: ep } : {};
+    const cmd = parsed.config?.Cmd;
+    const shellHint = shellInConfig(configBytes);
+    return { ...(words(ep) ? { entrypoint: ep } : {}), ...(words(cmd) ? { cmd } : {}), ...(shellHint !== undefined ? { shellHint } : {}) };
   } catch {
     return {};
   }

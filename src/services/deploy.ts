@@ -20,6 +20,8 @@ export interface DeployOptions extends RunServiceOptions {
 export async function deployService(opts: DeployOptions, ctx: RunContext): Promise<DeployResult> {
   const loaded = await loadAndCheckConfig({ configPath: opts.configPath, overrides: { platform: opts.platform, buildArgs: opts.buildArgs } }, ctx);
   const picked = pickTarget(loaded, opts);
+  // --each is checked (target kind, values) before anything is built or created.
+  const eachSpec = opts.each !== undefined || opts.eachFile !== undefined ? await (await import('./each.js')).eachSpecFor(opts, { name: picked.name, type: picked.target.type }, ctx) : undefined;
   if (picked.target.type === 'local') {
     // A local run belongs to this ferry process: Ctrl-C stops and removes its container.
     if (opts.async === true || opts.onInterrupt === 'detach') {
@@ -32,5 +34,5 @@ export async function deployService(opts: DeployOptions, ctx: RunContext): Promi
     return runService({ ...opts, loaded }, ctx);
   }
   const { remoteDeploy } = await import('./remote.js');
-  return remoteDeploy(loaded, picked.name, picked.target, opts, ctx);
+  return remoteDeploy(loaded, picked.name, picked.target, { ...opts, eachSpec }, ctx);
 }

@@ -20,9 +20,10 @@ export async function planService(opts: PlanOptions, ctx: RunContext): Promise<P
   const loaded = await loadAndCheckConfig({ configPath: opts.configPath, overrides: { platform: opts.platform, buildArgs: opts.buildArgs } }, ctx);
   const runOpts: RunServiceOptions = { ...opts, command: 'deploy', stdout: process.stderr, stderr: process.stderr };
   const picked = pickTarget(loaded, runOpts);
+  const eachSpec = opts.each !== undefined || opts.eachFile !== undefined ? await (await import('./each.js')).eachSpecFor(opts, { name: picked.name, type: picked.target.type }, ctx) : undefined;
   if (picked.target.type !== 'local') {
     const { remotePlan } = await import('./remote.js');
-    return remotePlan(loaded, picked.name, picked.target, opts, ctx);
+    return remotePlan(loaded, picked.name, picked.target, { ...opts, eachSpec }, ctx);
   }
   const settings = await resolveSettings(loaded, runOpts, ctx);
   const { chooseEngine } = await import('../targets/local/adapter.js');

@@ -22,6 +22,10 @@ export interface PushResult {
   config: string;
   /** The image's ENTRYPOINT, when it has one. */
   entrypoint?: string[];
+  /** The image's CMD, when it has one. */
+  cmd?: string[];
+  /** Why the image config says the image has /bin/sh, when it does. */
+  shellHint?: string;
   /** Hybrid builds: the prefix (see BuildResult.prefix) and the tag it was pushed under. */
   prefix?: { key: string; line: number; source: string; tag?: string };
 }
@@ -95,6 +99,8 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       layers: report.layers,
       config: report.config,
       ...(report.entrypoint !== undefined ? { entrypoint: report.entrypoint } : {}),
+      ...(report.cmd !== undefined ? { cmd: report.cmd } : {}),
+      ...(report.shellHint !== undefined ? { shellHint: report.shellHint } : {}),
       ...(report.prefix !== undefined ? { prefix: { ...report.prefix, ...(prefixTagged !== undefined ? { tag: prefixTagged } : {}) } } : {}),
     };
   } finally {

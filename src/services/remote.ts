@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { RunContext } from '../core/context.js';
 import { configError, usageError } from '../core/errors.js';
-import type { CancelOutcome, DeployInput, Handle, PinnedImage, Plan, RunState, RunStatus } from '../core/target.js';
+import type { CancelOutcome, DeployInput, EachInput, EachSpec, FailedChild, Handle, PinnedImage, Plan, RunState, RunStatus } from '../core/target.js';
 import type { LoadedConfig } from '../config/loader.js';
 import { HandleStore } from '../infra/handles.js';
 import { abortableSleep } from '../infra/sleep.js';
@@ -37,6 +37,10 @@ export interface RemoteDeployResult {
   onInterrupt?: 'detached' | 'cancelled';
   /** `--cancel-on-interrupt`: the call ferry made. */
   cancel?: CancelOutcome;
+  /** `--each`: the key and how many values (children). */
+  each?: { key: string; count: number };
+  /** `--each` runs that failed: a few failed children, with their values. */
+  failedChildren?: (FailedChild & { value: string })[];
 }
 
 export interface WaitOptions {
@@ -84,6 +88,7 @@ function inputFor(
   entrypoint: string[] | undefined,
   args: string[] | undefined,
   env?: Record<string, string>,
+  each?: EachInput,
 ): DeployInput<RemoteTargetConfig> {
   const job = loaded.config.job;
   return {
@@ -91,6 +96,7 @@ function inputFor(
     config: target,
     image,
     imageEntrypoint: entrypoint,
+    ...(each !== undefined ? { each } : {}),
     job: { ...job, ...(args !== undefined && args.length > 0 ? { args } : {}), ...(env === undefined ? {} : { env }) },
     file: loaded.file,
     locate: loaded.locate === undefined ? undefined : (k) => loaded.locate?.(k),
@@ -102,6 +108,8 @@ function inputFor(
  * job.args, and the flags that only mean something on this machine (-v, -p, …) are refused.
  */
 export interface RemoteOptions extends BuildOptions, RunFlags {
+  /** `--each`, parsed and checked by services/each.ts. */
+  eachSpec?: EachSpec | undefined;
   /** `--async`: return the handle once the run is submitted. */
   async?: boolean | undefined;
   /** What Ctrl-C during the wait does to the run (default detach: it keeps running). */
@@ -162,7 +170,7 @@ async function jobEnv(loaded: LoadedConfig, opts: RemoteOptions, ctx: RunContext
 function precheck(adapter: RemoteAdapter, loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions, env?: Record<string, string>): void {
   checkFlags(opts, adapter, target.type, name);
   const ref = `${opts.imageName ?? loaded.config.image.name ?? 'image'}@sha256:${'0'.repeat(64)}`;
-  adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args, env));
+  adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args, env, opts.eachSpec));
 }
 
 /** `ferry plan NAME` for a remote target: build (not push) to know the digest, then the adapter's read-only plan. */
@@ -174,7 +182,8 @@ export async function remotePlan(loaded: LoadedConfig, name: string, target: Rem
   const { buildService } = await import('./build.js');
   const built = await buildService(opts, ctx);
   const image: PinnedImage = { ref: built.image ?? built.config, digest: built.digest, configDigest: built.config, platform: built.platform };
-  const plan = await adapter.plan(inputFor(loaded, name, target, image, built.entrypoint, opts.args, env), ctx);
+  const each = opts.eachSpec === undefined ? undefined : await (await import('./each.js')).eachInputFor(opts.eachSpec, built, ctx);
+  const plan = await adapter.plan(inputFor(loaded, name, target, image, built.entrypoint, opts.args, env, each), ctx);
   plan.notes.unshift(`pushes ${image.ref} first when the registry lacks it`);
   return plan;
 }
@@ -195,7 +204,9 @@ export async function remoteDeploy(
   const { pushService } = await import('./push.js');
   const pushed = await pushService(opts, ctx);
   const image: PinnedImage = { ref: pushed.image, digest: pushed.digest, configDigest: pushed.config, platform: pushed.platform };
-  const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args, env);
+  const eachMod = opts.eachSpec === undefined ? undefined : await import('./each.js');
+  const each = opts.eachSpec === undefined || eachMod === undefined ? undefined : await eachMod.eachInputFor(opts.eachSpec, pushed, ctx);
+  const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args, env, each);
   const plan = await adapter.plan(input, ctx);
   const cancelling = opts.onInterrupt === 'cancel';
   // From here a Ctrl-C must not kill ferry between the submit and the saved handle: it aborts
@@ -246,6 +257,7 @@ export async function remoteDeploy(
   await logs.end();
   if (final.state === 'failed' || final.state === 'cancelled') {
     ctx.reporter.warn(`the run ${final.state === 'failed' ? 'failed' : 'was cancelled'}${final.reason !== undefined ? `: ${final.reason}` : ''}${final.exitCode !== undefined ? ` (exit code ${String(final.exitCode)})` : ''}`);
+    if (opts.eachSpec !== undefined && eachMod !== undefined) for (const line of eachMod.failedChildrenReport(final, opts.eachSpec)) ctx.reporter.warn(line);
   }
   const exitCode = final.exitCode ?? (final.state === 'succeeded' ? 0 : 1);
   return {
@@ -254,6 +266,8 @@ export async function remoteDeploy(
     exitCode: final.state === 'succeeded' ? exitCode : exitCode === 0 ? 1 : exitCode,
     ...(final.reason !== undefined ? { reason: final.reason } : {}),
     ...(final.children !== undefined ? { children: final.children } : {}),
+    ...(opts.eachSpec !== undefined ? { each: { key: opts.eachSpec.key, count: opts.eachSpec.values.length } } : {}),
+    ...(opts.eachSpec !== undefined && eachMod !== undefined && final.failedChildren !== undefined ? { failedChildren: eachMod.failedChildrenWithValues(final, opts.eachSpec) } : {}),
   };
 }
 

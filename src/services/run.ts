@@ -22,6 +22,7 @@ import { dockerArchive } from '../image/docker-archive.js';
 import { OciLayout } from '../image/oci-layout.js';
 import { shortDigest } from '../ui/format.js';
 import type { BuildOptions } from './build.js';
+import type { EachFlags } from './each.js';
 import { loadAndCheckConfig } from './config.js';
 import { localTargetSchema, type LocalTargetConfig } from '../targets/local/schema.js';
 import { parseEnvFile, parseEnvItem, parsePublish, parseVolume, type Origin, type PortSpec, type VolumeSpec } from '../targets/local/spec.js';
@@ -43,7 +44,7 @@ export interface RunFlags {
   engine?: EnginePreference | undefined;
 }
 
-export interface RunServiceOptions extends BuildOptions, RunFlags {
+export interface RunServiceOptions extends BuildOptions, RunFlags, EachFlags {
   /** `ferry deploy NAME`; undefined for `ferry run` (the target named "local", or the defaults). */
   targetName?: string | undefined;
   command: 'run' | 'deploy';

@@ -27,7 +27,7 @@ export const TARGET_KINDS: readonly TargetKindInfo[] = [
   {
     type: 'aws-batch',
     summary: 'An AWS Batch job queue (EC2 or Fargate): ferry registers or reuses a job definition, submits the job, waits for it and streams its CloudWatch logs.',
-    capabilities: { plan: true, deploy: true, async: true, logs: true, cancel: true, each: false },
+    capabilities: { plan: true, deploy: true, async: true, logs: true, cancel: true, each: true },
   },
 ];
 

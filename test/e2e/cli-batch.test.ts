@@ -7,7 +7,8 @@ import {
   ListJobsCommand,
 } from '@aws-sdk/client-batch';
 import { GetAuthorizationTokenCommand, ECRClient } from '@aws-sdk/client-ecr';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +68,20 @@ async function project(target: string, job = ''): Promise<string> {
     `apiVersion: ferry/v1\nimage:\n  name: ${ECR_HOST}/team/nightly\nregistries:\n  ${ECR_HOST}:\n    endpoint: ${registry.url}\njob:\n  env: {STAGE: e2e}\n${job}targets:\n  nightly:\n${target}`,
   );
   return dir;
+}
+
+/** A project whose image has /bin/sh (busybox, copied from this machine) and a CMD, for --each. */
+async function shellProject(target: string): Promise<string> {
+  const dir = await project(target);
+  await copyFile('/usr/bin/busybox', path.join(dir, 'busybox'));
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/sh\nCOPY hello.txt /\nCMD ["/bin/sh", "-c", "echo $DATE"]\n');
+  return dir;
+}
+
+interface EachDeployJson extends DeployJson {
+  children?: Record<string, number>;
+  each?: { key: string; count: number };
+  failedChildren?: { index: number; value: string; exitCode?: number; reason?: string }[];
 }
 
 const run = (args: string[], dir: string, extraEnv: Record<string, string | undefined> = {}): Promise<CliResult> =>
@@ -293,5 +308,113 @@ describe('ferry deploy / plan on an aws-batch target (moto + a real registry)', 
     expect(e?.code).toBe('BATCH_CONFIG_INVALID');
     expect(e?.where).toMatch(/\(job\.resources\)$/);
     expect(aws.requests.length).toBe(from);
+  }, 180_000);
+
+  it('deploy --each: one SubmitJob of an array job, the values in its overrides, children summarised; plan shows it', async () => {
+    const dir = await shellProject(`    type: aws-batch\n    queue: ${QUEUE}\n    jobDefinition: ferry-each\n`);
+    const values = ['2024-01-01', 'two words', `it's "$HOME"`];
+    await writeFile(path.join(dir, 'dates.json'), JSON.stringify(values));
+    const from = aws.requests.length;
+    const r = await run(['deploy', 'nightly', '--each-file', 'DATE=dates.json'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const out = envelope<EachDeployJson>(r).result;
+    expect(out?.state).toBe('succeeded');
+    expect(out?.each).toEqual({ key: 'DATE', count: 3 });
+    expect(out?.children).toEqual({ succeeded: 3 });
+    expect(out?.handle.ref).toMatchObject({ eachKey: 'DATE', eachCount: '3' });
+    const ops = batchCalls(from);
+    expect(ops.filter((op) => op === 'submitjob')).toHaveLength(1);
+    // Waiting polls the parent only: one DescribeJobs a poll, and no ListJobs when nothing failed.
+    expect(ops).not.toContain('listjobs');
+
+    const jobId = out?.handle.ref['jobId'] ?? '';
+    const parent = (await batch.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0];
+    expect(parent?.arrayProperties?.size).toBe(3);
+    const env = parent?.container?.environment ?? [];
+    expect(env).toContainEqual({ name: 'FERRY_EACH_KEY', value: 'DATE' });
+    expect(env).toContainEqual({ name: 'FERRY_EACH_COUNT', value: '3' });
+    expect(env).toContainEqual({ name: 'FERRY_EACH_VALUES', value: values.join('\n') });
+    expect(env).toContainEqual({ name: 'STAGE', value: 'e2e' });
+    // ferry's wrapper, then the image's CMD (the image has /bin/sh and no ENTRYPOINT).
+    const command = parent?.container?.command ?? [];
+    expect(command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(command.slice(3)).toEqual(['ferry-each', '/bin/sh', '-c', 'echo $DATE']);
+    const children = await batch.send(new DescribeJobsCommand({ jobs: [0, 1, 2].map((i) => `${jobId}:${i}`) }));
+    expect(children.jobs?.map((j) => j.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    // The job definition is a plain deploy's (no values in it), so it is reused by the next deploy.
+    const def = (await batch.send(new DescribeJobDefinitionsCommand({ jobDefinitionName: 'ferry-each' }))).jobDefinitions?.[0];
+    expect(JSON.stringify(def)).not.toContain('FERRY_EACH');
+
+    // plan --each: the SubmitJob payload with arrayProperties and the overrides; nothing written.
+    const p0 = aws.requests.length;
+    const p = await run(['plan', 'nightly', '--each', 'DATE=a,b'], dir);
+    expect(p.code, p.stderr).toBe(0);
+    const submit = envelope<PlanJson>(p).result?.requests.find((q) => q.action === 'SubmitJob')?.payload;
+    expect(submit?.['arrayProperties']).toEqual({ size: 2 });
+    expect((submit?.['containerOverrides'] as { environment: unknown[] }).environment).toContainEqual({ name: 'FERRY_EACH_VALUES', value: 'a\nb' });
+    expect(batchCalls(p0).filter((op) => WRITES.has(op))).toEqual([]);
+  }, 300_000);
+
+  it('deploy --each on an image without /bin/sh sets the list only, and warns', async () => {
+    const dir = await project(`    type: aws-batch\n    queue: ${QUEUE}\n    jobDefinition: ferry-each-nosh\n`);
+    const r = await run(['deploy', 'nightly', '--each', 'SHARD=0,1'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(envelope(r).warnings?.join('\n')).toMatch(/no \/bin\/sh.*AWS_BATCH_JOB_ARRAY_INDEX/s);
+    const out = envelope<EachDeployJson>(r).result;
+    const parent = (await batch.send(new DescribeJobsCommand({ jobs: [out?.handle.ref['jobId'] ?? ''] }))).jobs?.[0];
+    expect(parent?.arrayProperties?.size).toBe(2);
+    expect(parent?.container?.command).toEqual([]);
+  }, 180_000);
+
+  it('bad --each input is a usage error (64) before any build or AWS call', async () => {
+    const dir = await project(`    type: aws-batch\n    queue: ${QUEUE}\n    jobDefinition: ferry-each-bad\n  dev:\n    type: local\n`);
+    await writeFile(path.join(dir, 'empty.txt'), '# nothing\n');
+    const long = Array.from({ length: 2000 }, (_, i) => `value-${i}`).join(',');
+    const cases: [string[], string][] = [
+      [['deploy', 'dev', '--each', 'K=a,b'], 'USAGE_EACH_UNSUPPORTED'],
+      [['deploy', 'nightly', '--each', 'K=a', '--each', 'J=b'], 'USAGE_EACH_MULTIPLE_KEYS'],
+      [['deploy', 'nightly', '--each', 'K=a', '--each-file', 'K=empty.txt'], 'USAGE_EACH_DUPLICATE_KEY'],
+      [['deploy', 'nightly', '--each', 'AWS_BATCH_X=a'], 'USAGE_EACH_BAD_KEY'],
+      [['deploy', 'nightly', '--each-file', 'K=empty.txt'], 'USAGE_EACH_EMPTY'],
+      [['deploy', 'nightly', '--each-file', 'K=missing.txt'], 'USAGE_EACH_FILE_NOT_FOUND'],
+      [['deploy', 'nightly', '--each', `K=${long}`], 'USAGE_EACH_TOO_LARGE'],
+      [['plan', 'nightly', '--each', 'K=a,,b'], 'USAGE_EACH_BAD_VALUE'],
+    ];
+    for (const [args, code] of cases) {
+      const from = aws.requests.length;
+      const r = await run(args, dir);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(64);
+      expect(envelope(r).error?.code).toBe(code);
+      expect(aws.requests.length).toBe(from);
+    }
+    // Nothing was built either.
+    expect(existsSync(path.join(dir, '.ferry'))).toBe(false);
+  }, 180_000);
+
+  it('a failing --each array exits non-zero and names failed children with their values', async () => {
+    const saved = process.env.MOTO_SIMPLE_BATCH_FAIL_AFTER;
+    process.env.MOTO_SIMPLE_BATCH_FAIL_AFTER = '0';
+    const failing = await startMoto().finally(() => {
+      if (saved === undefined) delete process.env.MOTO_SIMPLE_BATCH_FAIL_AFTER;
+      else process.env.MOTO_SIMPLE_BATCH_FAIL_AFTER = saved;
+    });
+    try {
+      await setUpBatch(failing.url);
+      const dir = await shellProject(`    type: aws-batch\n    queue: ${QUEUE}\n`);
+      const r = await run(['deploy', 'nightly', '--each', 'DATE=d0,d1,d2'], dir, { AWS_ENDPOINT_URL_BATCH: failing.url });
+      expect(r.code, r.stderr).toBe(1);
+      const out = envelope<EachDeployJson>(r).result;
+      expect(out?.state).toBe('failed');
+      expect(out?.children).toEqual({ failed: 3 });
+      expect(out?.failedChildren?.map((c) => [c.index, c.value])).toEqual([
+        [0, 'd0'],
+        [1, 'd1'],
+        [2, 'd2'],
+      ]);
+      expect(r.stderr).toMatch(/3 of 3 children failed/);
+      expect(r.stderr).toMatch(/child 1 \(DATE="d1"\)/);
+    } finally {
+      await failing.stop();
+    }
   }, 180_000);
 });

@@ -57,6 +57,10 @@ function fakeApi(opts: { lose?: number; fail?: number; definitions?: Record<stri
       calls.push('ListJobs');
       return Promise.resolve(Object.values(jobs).filter((j) => j.jobName === name));
     },
+    failedChildren: (arrayJobId, max) => {
+      calls.push('ListJobs');
+      return Promise.resolve(Object.values(jobs).filter((j) => j.jobId.startsWith(`${arrayJobId}:`) && j.status === 'FAILED').slice(0, max));
+    },
     describeJobs: (ids) => {
       calls.push('DescribeJobs');
       return Promise.resolve(ids.map((id) => jobs[id]).filter((j): j is BatchJob => j !== undefined));
@@ -175,5 +179,122 @@ describe('waitForRun', () => {
     expect(final.state).toBe('succeeded');
     expect(seen).toEqual(['SUBMITTED', 'RUNNABLE', 'RUNNING', 'SUCCEEDED']);
     expect(delays).toEqual([1000, 1500, 2250, 3000, 3000, 3000]);
+  });
+});
+
+describe('aws-batch adapter, deploy --each', () => {
+  const each = (values: string[], extra: Partial<NonNullable<DeployInput<RemoteTargetConfig>['each']>> = {}) => ({ key: 'DATE', values, source: '--each', ...extra });
+  const submitOf = (plan: { requests: { action: string; payload: unknown }[] }): SubmitJobInput => plan.requests.find((r) => r.action === 'SubmitJob')?.payload as SubmitJobInput;
+
+  it('plans one array job: arrayProperties.size, the values in containerOverrides, the wrapper around the image CMD', async () => {
+    const f = fakeApi();
+    setBatchDeps({ api: () => Promise.resolve(f.api) });
+    const c = ctx();
+    const plan = await batchAdapter.plan({ ...input({ queue: 'q-each' }), each: each(['2024-01-01', 'a b', "it's"], { imageCmd: ['/app/run', '--all'], shell: '/bin/sh in the layers' }) }, c);
+    const submit = submitOf(plan);
+    expect(submit.arrayProperties).toEqual({ size: 3 });
+    expect(submit.containerOverrides?.environment).toEqual([
+      { name: 'FERRY_EACH_COUNT', value: '3' },
+      { name: 'FERRY_EACH_KEY', value: 'DATE' },
+      { name: 'FERRY_EACH_VALUES', value: "2024-01-01\na b\nit's" },
+    ]);
+    expect(submit.containerOverrides?.command?.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(submit.containerOverrides?.command?.slice(3)).toEqual(['ferry-each', '/app/run', '--all']);
+    expect((c.reporter as ReturnType<typeof collectingReporter>).warnings).toEqual([]);
+    // The job definition is the one a plain deploy registers: the values are only in SubmitJob.
+    const plain = await batchAdapter.plan(input({ queue: 'q-each' }), ctx());
+    expect(plan.requests.find((r) => r.action === 'RegisterJobDefinition')?.payload).toEqual(plain.requests.find((r) => r.action === 'RegisterJobDefinition')?.payload);
+  });
+
+  it('wraps job.command + job.args rather than the image CMD when they are set', async () => {
+    setBatchDeps({ api: () => Promise.resolve(fakeApi().api) });
+    const plan = await batchAdapter.plan({ ...input({ queue: 'q-each' }, { command: ['python', '-m', 'x'], args: ['--v'] }), each: each(['a', 'b'], { imageCmd: ['ignored'], shell: 'yes' }) }, ctx());
+    expect(submitOf(plan).containerOverrides?.command?.slice(3)).toEqual(['ferry-each', 'python', '-m', 'x', '--v']);
+  });
+
+  it('without /bin/sh, or with an ENTRYPOINT, sets only the list and warns that the container must pick its value', async () => {
+    setBatchDeps({ api: () => Promise.resolve(fakeApi().api) });
+    for (const extra of [{ each: each(['a', 'b'], { imageCmd: ['/x'] }) }, { each: each(['a', 'b'], { shell: 'yes' }), imageEntrypoint: ['/entry'] }]) {
+      const c = ctx();
+      const plan = await batchAdapter.plan({ ...input({ queue: 'q-each' }), ...extra }, c);
+      expect(submitOf(plan).arrayProperties).toEqual({ size: 2 });
+      expect(submitOf(plan).containerOverrides?.command).toBeUndefined();
+      expect((c.reporter as ReturnType<typeof collectingReporter>).warnings.join('\n')).toMatch(/AWS_BATCH_JOB_ARRAY_INDEX/);
+    }
+  });
+
+  it('one value is a plain job with the value set directly (Batch arrays start at 2)', async () => {
+    setBatchDeps({ api: () => Promise.resolve(fakeApi().api) });
+    const plan = await batchAdapter.plan({ ...input({ queue: 'q-each' }), each: each(['only']) }, ctx());
+    const submit = submitOf(plan);
+    expect(submit.arrayProperties).toBeUndefined();
+    expect(submit.containerOverrides).toEqual({
+      environment: [
+        { name: 'DATE', value: 'only' },
+        { name: 'FERRY_EACH_COUNT', value: '1' },
+        { name: 'FERRY_EACH_INDEX', value: '0' },
+        { name: 'FERRY_EACH_KEY', value: 'DATE' },
+        { name: 'FERRY_EACH_VALUE', value: 'only' },
+        { name: 'FERRY_EACH_VALUES', value: 'only' },
+      ],
+    });
+  });
+
+  it('refuses values that would pass ECS overrides limit before the build (check) and without any AWS call', () => {
+    const f = fakeApi();
+    setBatchDeps({ api: () => Promise.resolve(f.api) });
+    const values = Array.from({ length: 1500 }, (_, i) => `2024-01-${String(i).padStart(4, '0')}`);
+    let err: unknown;
+    try {
+      batchAdapter.check?.({ ...input({ queue: 'q-each' }), each: each(values) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).code).toBe('USAGE_EACH_TOO_LARGE');
+    expect((err as FerryError).exitCode).toBe(64);
+    expect(f.calls).toEqual([]);
+    // 1,000 short values fit.
+    batchAdapter.check?.({ ...input({ queue: 'q-each' }), each: each(values.slice(0, 500).map((_, i) => String(i))) });
+  });
+
+  it('keeps the key and count in the handle, and polls only the parent: children counted from its statusSummary', async () => {
+    const f = fakeApi();
+    setBatchDeps({ api: () => Promise.resolve(f.api) });
+    const inp = { ...input({ queue: 'q-each-status' }), each: each(['a', 'b', 'c'], { shell: 'yes', imageCmd: ['/x'] }) };
+    const plan = await batchAdapter.plan(inp, ctx());
+    const h = await batchAdapter.deploy(plan, inp, ctx());
+    expect(h.ref).toMatchObject({ eachKey: 'DATE', eachCount: '3' });
+    const jobId = h.ref['jobId'] ?? '';
+    const parent = f.jobs[jobId];
+    if (parent === undefined) throw new Error('no parent');
+    parent.status = 'RUNNING';
+    parent.arrayProperties = { size: 3, statusSummary: { RUNNING: 2, SUCCEEDED: 1 } };
+    f.calls.length = 0;
+    expect(await batchAdapter.status(h, ctx())).toMatchObject({ state: 'running', children: { running: 2, succeeded: 1 } });
+    expect(f.calls).toEqual(['DescribeJobs']);
+  });
+
+  it('on failure names a bounded sample of failed children with index, exit code and reason (two calls)', async () => {
+    const jobs: Record<string, BatchJob> = {
+      arr: { jobId: 'arr', jobName: 'n', status: 'FAILED', statusReason: 'Array Child Job failed', arrayProperties: { size: 20, statusSummary: { FAILED: 8, SUCCEEDED: 12 } } },
+    };
+    for (let i = 0; i < 20; i++) {
+      const failed = i % 5 < 2;
+      jobs[`arr:${i}`] = {
+        jobId: `arr:${i}`,
+        jobName: 'n',
+        status: failed ? 'FAILED' : 'SUCCEEDED',
+        ...(failed ? { attempts: [{ container: { exitCode: 3, reason: `bad input ${i}` } }] } : {}),
+        arrayProperties: { index: i },
+      };
+    }
+    const f = fakeApi({ jobs });
+    setBatchDeps({ api: () => Promise.resolve(f.api) });
+    const s = await batchAdapter.status({ id: 'd', target: 'nightly', type: 'aws-batch', image: IMAGE, createdAt: '', ref: { jobId: 'arr', jobQueue: 'q-each-fail' } }, ctx());
+    expect(s.state).toBe('failed');
+    expect(s.children).toEqual({ failed: 8, succeeded: 12 });
+    expect(s.failedChildren).toEqual([0, 1, 5, 6, 10].map((index) => ({ index, exitCode: 3, reason: `bad input ${index}` })));
+    expect(f.calls).toEqual(['DescribeJobs', 'ListJobs', 'DescribeJobs']);
   });
 });

@@ -29,6 +29,7 @@ function fakes(jobs: Record<string, BatchJob>, streams: Record<string, string[]>
     registerJobDefinition: () => Promise.reject(new Error('unused')),
     submitJob: () => Promise.reject(new Error('unused')),
     findJobsByName: () => Promise.reject(new Error('unused')),
+    failedChildren: () => Promise.reject(new Error('unused')),
     describeJobs: (ids) => {
       calls.push(`DescribeJobs ${ids.join(',')}`);
       describes++;

@@ -8,18 +8,30 @@
 import { randomBytes } from 'node:crypto';
 import type { RunContext } from '../../core/context.js';
 import { configError, dataError, FerryError, usageError } from '../../core/errors.js';
-import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
+import type { CancelOutcome, DeployInput, FailedChild, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
 import type { BatchApi, BatchJob, BatchWhere, SubmitJobInput } from './client.js';
 import type { LogsApi } from './logs-client.js';
 import { abortableSleep } from '../../infra/sleep.js';
-import { BatchInputError, jobDefinitionInput, sameDefinition, statusOf, type RegisterJobDefinitionInput } from './payload.js';
+import {
+  BatchInputError,
+  EACH_OVERRIDES_BUDGET,
+  eachSubmit,
+  jobDefinitionInput,
+  overridesSize,
+  sameDefinition,
+  statusOf,
+  type EachSubmit,
+  type RegisterJobDefinitionInput,
+} from './payload.js';
 import type { BatchTargetConfig } from './schema.js';
 
 /** The tag that lets a retried SubmitJob find the job a lost response created. */
 export const DEPLOY_ID_TAG = 'ferry:deploy-id';
 /** SubmitJob attempts in all, when the answer is lost or the API is unavailable. */
 const SUBMIT_ATTEMPTS = 3;
+/** How many failed children of an array job ferry describes when it fails (two calls, whatever the array's size). */
+export const FAILED_CHILDREN_SAMPLE = 5;
 
 type Input = DeployInput<RemoteTargetConfig>;
 
@@ -84,6 +96,29 @@ export function definitionFor(input: Input): RegisterJobDefinitionInput {
   }
 }
 
+/**
+ * `--each`: the array properties and container overrides SubmitJob gets, or a usage error when the
+ * values do not fit in the overrides ECS accepts (before any AWS call: check() runs it before the
+ * build, assuming the wrapper, and plan() with what the build found).
+ */
+function eachParts(input: Input, assumeShell = false): EachSubmit | undefined {
+  const each = input.each;
+  if (each === undefined) return undefined;
+  const parts = eachSubmit(assumeShell ? { ...each, shell: each.shell ?? 'assumed before the build' } : each, input.job, input.imageEntrypoint);
+  const size = overridesSize(parts.containerOverrides);
+  if (size > EACH_OVERRIDES_BUDGET) {
+    throw usageError('USAGE_EACH_TOO_LARGE', `the ${each.values.length} values of ${each.key} (${each.source}) take ${size} bytes of the job's container overrides; Batch's containers run on ECS, which fails a job whose overrides pass 8,192 characters, and ferry keeps ${8192 - EACH_OVERRIDES_BUDGET} of them for Batch's own variables`, {
+      where: each.source.startsWith('--each-file') ? each.source.slice('--each-file '.length) : '--each',
+      details: { key: each.key, count: each.values.length, bytes: size, limit: EACH_OVERRIDES_BUDGET },
+      suggestions: [
+        `split the values over several deploys of ${Math.max(1, Math.floor((each.values.length * EACH_OVERRIDES_BUDGET) / size) - 1)} or fewer`,
+        'or pass short ids (a file name, a partition number) and let the job look the rest up (e.g. in S3)',
+      ],
+    });
+  }
+  return parts;
+}
+
 function newDeployId(): string {
   return `${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(6).toString('hex')}`;
 }
@@ -107,6 +142,7 @@ export const batchAdapter: RemoteAdapter = {
 
   check(input): void {
     definitionFor(input);
+    eachParts(input, true);
   },
 
   async plan(input, ctx): Promise<Plan> {
@@ -138,8 +174,25 @@ export const batchAdapter: RemoteAdapter = {
       tags: { ...config.tags, 'ferry:target': input.target, [DEPLOY_ID_TAG]: deployId },
       propagateTags: true,
     };
+    const each = eachParts(input);
+    if (each !== undefined && input.each !== undefined) {
+      const { key, values } = input.each;
+      if (each.arrayProperties !== undefined) submit.arrayProperties = each.arrayProperties;
+      submit.containerOverrides = each.containerOverrides;
+      if (each.arrayProperties === undefined) notes.push(`one value for ${key}: a plain job (Batch arrays have 2 to 10,000 children) with ${key}, FERRY_EACH_INDEX=0 and FERRY_EACH_VALUE set`);
+      else notes.push(`one array job of ${values.length} children over ${key}; child i runs with ${each.delivered ? `${key}, FERRY_EACH_VALUE and FERRY_EACH_INDEX set by ferry's /bin/sh wrapper (${input.each.shell ?? ''})` : 'AWS_BATCH_JOB_ARRAY_INDEX=i and FERRY_EACH_VALUES (one value a line) only'}`);
+      if (!each.delivered && each.why !== undefined) {
+        ctx.reporter.warn(
+          `--each: ${each.why}. The children do not get ${key}: each must read line AWS_BATCH_JOB_ARRAY_INDEX (from 0) of FERRY_EACH_VALUES itself (e.g. printf '%s\\n' "$FERRY_EACH_VALUES" | sed -n "$((AWS_BATCH_JOB_ARRAY_INDEX+1))p")`,
+        );
+      }
+    }
     requests.push({ service: 'batch', action: SUBMIT, payload: submit });
-    notes.push(`then polls DescribeJobs until the job ends`);
+    notes.push(
+      submit.arrayProperties === undefined
+        ? `then polls DescribeJobs until the job ends`
+        : `then polls DescribeJobs for the parent job only (its statusSummary counts the children) until it ends`,
+    );
     ctx.reporter.debug(`aws-batch plan: ${requests.map((r) => r.action).join(', ')}`);
     return { target: input.target, type: 'aws-batch', image: input.image, requests, notes };
   },
@@ -180,6 +233,7 @@ export const batchAdapter: RemoteAdapter = {
         revision,
         reusedDefinition: String(reused),
         logGroup: batchConfig(input).logGroup ?? DEFAULT_LOG_GROUP,
+        ...(input.each !== undefined ? { eachKey: input.each.key, eachCount: String(input.each.values.length) } : {}),
       },
     };
   },
@@ -197,6 +251,8 @@ export const batchAdapter: RemoteAdapter = {
     const container = { ...(last ?? {}), ...(job.container ?? {}) };
     const st = statusOf({ ...job, container: { ...(container.exitCode === undefined ? {} : { exitCode: container.exitCode }), ...(container.reason === undefined ? {} : { reason: container.reason }) } });
     st.phase = job.status;
+    // An array job fails when any child fails; say which, with a bounded sample (ListJobs + one DescribeJobs).
+    if (st.state === 'failed' && job.arrayProperties?.size !== undefined) st.failedChildren = await failedChildrenOf(api, jobId);
     return st;
   },
 
@@ -325,6 +381,23 @@ async function* jobLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGene
     delay = read > 0 ? 1000 : Math.min(5000, Math.ceil(delay * 1.5));
     await sleep(delay);
   }
+}
+
+/** A few FAILED children of an array job, by index, with their exit codes and reasons. */
+async function failedChildrenOf(api: BatchApi, arrayJobId: string): Promise<FailedChild[]> {
+  const ids = (await api.failedChildren(arrayJobId, FAILED_CHILDREN_SAMPLE)).map((j) => j.jobId);
+  if (ids.length === 0) return [];
+  const out: FailedChild[] = [];
+  for (const j of await api.describeJobs(ids)) {
+    // A child's id is ARRAYJOBID:INDEX; its arrayProperties.index says the same.
+    const index = j.arrayProperties?.index ?? Number(j.jobId.slice(j.jobId.lastIndexOf(':') + 1));
+    if (!Number.isInteger(index)) continue;
+    const last = j.attempts?.[j.attempts.length - 1]?.container;
+    const exitCode = j.container?.exitCode ?? last?.exitCode;
+    const reason = j.container?.reason ?? last?.reason ?? j.statusReason;
+    out.push({ index, ...(exitCode !== undefined ? { exitCode } : {}), ...(reason !== undefined && reason !== '' ? { reason } : {}) });
+  }
+  return out.sort((a, b) => a.index - b.index);
 }
 
 /**

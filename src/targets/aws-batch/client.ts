@@ -12,7 +12,7 @@
 import type { BatchClient } from '@aws-sdk/client-batch';
 import { authError, configError, dataError, type FerryError, tempError, unavailableError } from '../../core/errors.js';
 import { registerSecret } from '../../infra/redact.js';
-import { chunks, type RegisterJobDefinitionInput } from './payload.js';
+import { chunks, type KeyValue, type RegisterJobDefinitionInput } from './payload.js';
 import { awsName, CREDENTIALS_HELP, NETWORK, redactCredentialsOf, REJECTED, THROTTLED } from '../../infra/aws-errors.js';
 
 /** A job as DescribeJobs answers it: only the fields ferry reads. */
@@ -24,7 +24,7 @@ export interface BatchJob {
   tags?: Record<string, string>;
   container?: { exitCode?: number; reason?: string; logStreamName?: string };
   attempts?: { container?: { exitCode?: number; reason?: string; logStreamName?: string } }[];
-  arrayProperties?: { statusSummary?: Record<string, number>; size?: number };
+  arrayProperties?: { statusSummary?: Record<string, number>; size?: number; index?: number };
 }
 
 export interface SubmitJobInput {
@@ -33,6 +33,10 @@ export interface SubmitJobInput {
   jobDefinition: string;
   tags: Record<string, string>;
   propagateTags: boolean;
+  /** `deploy --each`: an array job of this many children (2 to 10,000). */
+  arrayProperties?: { size: number };
+  /** `deploy --each`: the values and, when ferry can deliver them, its wrapper command. */
+  containerOverrides?: { environment?: KeyValue[]; command?: string[] };
 }
 
 export interface RegisteredDefinition {
@@ -58,6 +62,8 @@ export interface BatchApi {
   submitJob(input: SubmitJobInput): Promise<{ jobId: string; jobArn?: string }>;
   /** Jobs in the queue with this exact name, any status (ListJobs with a JOB_NAME filter). */
   findJobsByName(queue: string, jobName: string): Promise<{ jobId: string; jobName: string }[]>;
+  /** Up to `max` FAILED children of an array job (ListJobs, one page: a sample, not all of them). */
+  failedChildren(arrayJobId: string, max: number): Promise<{ jobId: string }[]>;
   /** Any number of ids: sent in calls of at most 100. */
   describeJobs(ids: readonly string[]): Promise<BatchJob[]>;
   cancelJob(jobId: string, reason: string): Promise<void>;
@@ -117,6 +123,12 @@ export async function createBatchApi(where: BatchWhere): Promise<BatchApi> {
         nextToken = page.nextToken;
       } while (nextToken !== undefined && nextToken !== '');
       return found;
+    },
+    async failedChildren(arrayJobId, max) {
+      const page = await send(`ListJobs FAILED children of ${arrayJobId}`, client, (c) =>
+        c.send(new sdk.ListJobsCommand({ arrayJobId, jobStatus: 'FAILED', maxResults: max })),
+      );
+      return (page.jobSummaryList ?? []).flatMap((j) => (j.jobId === undefined ? [] : [{ jobId: j.jobId }])).slice(0, max);
     },
     async describeJobs(ids) {
       const out: BatchJob[] = [];

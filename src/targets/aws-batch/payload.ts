@@ -254,6 +254,8 @@ export function statusOf(job: {
   if (summary !== undefined) {
     const children: Partial<Record<RunState, number>> = {};
     for (const [k, n] of Object.entries(summary)) {
+      // Batch lists every status, most of them at 0: only the ones with children say anything.
+      if (n === 0) continue;
       const s = STATE[k] ?? 'pending';
       children[s] = (children[s] ?? 0) + n;
     }
@@ -271,3 +273,96 @@ const STATE: Record<string, RunState> = {
   SUCCEEDED: 'succeeded',
   FAILED: 'failed',
 };
+
+/**
+ * `deploy --each` as one array job. Batch gives every child the same environment and only
+ * AWS_BATCH_JOB_ARRAY_INDEX differs, so ferry puts the whole list in the job's environment
+ * (SubmitJob containerOverrides, so the job definition stays the one a plain deploy reuses):
+ * FERRY_EACH_KEY, FERRY_EACH_COUNT and FERRY_EACH_VALUES (the values, one a line). When it can, it
+ * also runs the command through EACH_WRAPPER, which picks the child's line and exports
+ * FERRY_EACH_INDEX, FERRY_EACH_VALUE and KEY before it execs the command.
+ */
+export interface EachJob {
+  key: string;
+  values: readonly string[];
+  /** The image's CMD (what runs when job.command and job.args are unset). */
+  imageCmd?: string[] | undefined;
+  /** Why ferry believes the image has /bin/sh; undefined: it has none, or ferry cannot tell. */
+  shell?: string | undefined;
+}
+
+export interface EachSubmit {
+  /** Absent for a single value: Batch arrays have 2 to 10,000 children, so one value is a plain job. */
+  arrayProperties?: { size: number };
+  containerOverrides: { environment: KeyValue[]; command?: string[] };
+  /** Whether the children get KEY, FERRY_EACH_INDEX and FERRY_EACH_VALUE (wrapper, or a single value). */
+  delivered: boolean;
+  /** Why not, when not: for a warning. */
+  why?: string;
+}
+
+/**
+ * The POSIX sh script a child runs (as `/bin/sh -c SCRIPT ferry-each CMD…`): it takes line
+ * AWS_BATCH_JOB_ARRAY_INDEX (from 0) of FERRY_EACH_VALUES with parameter expansion only (no
+ * field splitting or globbing, so spaces, quotes, `$`, `*` and empty values arrive as they are;
+ * no eval, so a value is never code), exports it, and execs the command with its own arguments.
+ * dash, bash and busybox sh run it (test/unit/each-wrapper.test.ts).
+ */
+export const EACH_WRAPPER = [
+  'i=${AWS_BATCH_JOB_ARRAY_INDEX:-0}',
+  `case $i in ''|*[!0-9]*) echo "ferry --each: AWS_BATCH_JOB_ARRAY_INDEX=$i is not an index" >&2; exit 70;; esac`,
+  `[ "$i" -lt "\${FERRY_EACH_COUNT:-0}" ] || { echo "ferry --each: index $i is not below FERRY_EACH_COUNT=$FERRY_EACH_COUNT" >&2; exit 70; }`,
+  'r=$FERRY_EACH_VALUES; n=0',
+  'while [ "$n" -lt "$i" ]; do r=${r#*"\n"}; n=$((n+1)); done',
+  'v=${r%%"\n"*}',
+  'export FERRY_EACH_INDEX="$i" FERRY_EACH_VALUE="$v" "$FERRY_EACH_KEY=$v"',
+  'unset i r n v',
+  'exec "$@"',
+].join('\n');
+
+/** $0 of the wrapper: what `ps` shows and sh names in its own messages. */
+export const EACH_ARGV0 = 'ferry-each';
+
+/**
+ * ECS, which runs Batch's containers, refuses container overrides longer than 8,192 characters
+ * (JSON included): such a job is accepted by SubmitJob and then FAILS with "Container Overrides
+ * length must be at most 8192". Batch adds its own AWS_BATCH_* variables to the overrides, so ferry
+ * keeps its part under 7 KiB. (SubmitJob's own limit, 30 KiB a request, is then never reached.)
+ */
+export const EACH_OVERRIDES_BUDGET = 7 * 1024;
+
+export function eachSubmit(each: EachJob, job: { command?: string[] | undefined; args?: string[] | undefined }, imageEntrypoint: string[] | undefined): EachSubmit {
+  const env: Record<string, string> = {
+    FERRY_EACH_KEY: each.key,
+    FERRY_EACH_COUNT: String(each.values.length),
+    FERRY_EACH_VALUES: each.values.join('\n'),
+  };
+  const environment = (e: Record<string, string>): KeyValue[] =>
+    Object.entries(e)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => ({ name, value }));
+  if (each.values.length === 1) {
+    // One child: a plain job, with the value set directly (no wrapper, no shell needed).
+    const value = each.values[0] ?? '';
+    return { containerOverrides: { environment: environment({ ...env, FERRY_EACH_INDEX: '0', FERRY_EACH_VALUE: value, [each.key]: value }) }, delivered: true };
+  }
+  const out: EachSubmit = { arrayProperties: { size: each.values.length }, containerOverrides: { environment: environment(env) }, delivered: false };
+  const command = [...(job.command ?? []), ...(job.args ?? [])];
+  const run = command.length > 0 ? command : (each.imageCmd ?? []);
+  if ((imageEntrypoint?.length ?? 0) > 0) {
+    out.why = `the image has an ENTRYPOINT (${JSON.stringify(imageEntrypoint)}), which Batch cannot replace, so ferry cannot run its /bin/sh wrapper first`;
+  } else if (each.shell === undefined) {
+    out.why = 'ferry found no /bin/sh in the image (or could not tell: `ferry build` first puts its base layers in the cache), so it cannot run its wrapper';
+  } else if (run.length === 0) {
+    out.why = 'the image has no CMD and job.command and job.args are unset: there is no command for the wrapper to run';
+  } else {
+    out.containerOverrides.command = ['/bin/sh', '-c', EACH_WRAPPER, EACH_ARGV0, ...run];
+    out.delivered = true;
+  }
+  return out;
+}
+
+/** The size ECS counts: the overrides as JSON. */
+export function overridesSize(o: EachSubmit['containerOverrides']): number {
+  return Buffer.byteLength(JSON.stringify(o), 'utf8');
+}
