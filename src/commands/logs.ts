@@ -16,10 +16,27 @@ export default class Logs extends FerryCommand<LogsResult> {
   protected async exec(): Promise<LogsResult> {
     const { flags } = await this.parse(Logs);
     const { logsService } = await import('../services/runs.js');
-    return logsService({ id: flags.id, last: flags.last, follow: flags.follow, index: flags.index, out: this.jsonMode ? undefined : process.stdout }, this.context());
+    const { watchInterrupts } = await import('../infra/signals.js');
+    const ctx = this.context();
+    // Ctrl-C ends a --follow as `tail -f` ends: what was read is kept (--json still prints its one envelope), exit 130.
+    const interrupts = watchInterrupts((m) => {
+      ctx.reporter.info(m);
+    });
+    interrupts.containerPhase((sig) => `${sig}: stopping (${sig} again to exit at once)`);
+    try {
+      const r = await logsService({ id: flags.id, last: flags.last, follow: flags.follow, index: flags.index, out: this.jsonMode ? undefined : process.stdout }, { ...ctx, signal: interrupts.signal });
+      const sig: unknown = interrupts.signal.reason;
+      return interrupts.signal.aborted ? { ...r, interrupted: typeof sig === 'string' ? sig : 'SIGINT' } : r;
+    } finally {
+      interrupts.dispose();
+    }
   }
 
   protected human(): string {
     return '';
+  }
+
+  protected override exitStatus(r: LogsResult): number {
+    return r.interrupted === 'SIGTERM' ? 143 : r.interrupted !== undefined ? 130 : 0;
   }
 }

@@ -15,6 +15,8 @@ export const ExitCode = {
   TEMPFAIL: 75, // a temporary failure that persisted after retries
   NOPERM: 77, // authentication or permission refused
   CONFIG: 78, // ferry.yaml or other configuration is wrong
+  INTERRUPTED: 130, // Ctrl-C (SIGINT), as a shell reports it: 128 + 2
+  TERMINATED: 143, // SIGTERM: 128 + 15
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -71,3 +73,13 @@ export function toFerryError(e: unknown): FerryError {
     suggestions: ['run again with --debug to see the stack trace, and report it as a bug'],
   });
 }
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM arrived before the step that would have created something remote:
+ * nothing was created, and ferry exits as a shell would (130, 143).
+ */
+export const interruptedError = (signal: unknown, what: string): FerryError =>
+  new FerryError('INTERRUPTED', `${typeof signal === 'string' ? signal : 'SIGINT'} before ${what}: nothing was started`, {
+    exitCode: signal === 'SIGTERM' ? ExitCode.TERMINATED : ExitCode.INTERRUPTED,
+    suggestions: ['run the command again when you want it to go ahead'],
+  });

@@ -26,8 +26,16 @@ export interface StoredHandle {
   config?: string;
   /** The last state ferry saw, and when. */
   lastStatus?: RunStatus;
+  /** When the handle was first saved (kept by updates): breaks ties between runs created in the same millisecond. */
+  savedAt?: string;
   updatedAt: string;
 }
+
+/**
+ * The `ref` keys that name a run on its platform, which `--id` also accepts (a Batch job id, a
+ * Lambda function name, …). Other ref values (a revision, a queue) name no run.
+ */
+export const RUN_ID_KEYS = ['jobId', 'jobName', 'jobArn', 'functionName', 'functionArn', 'requestId'] as const;
 
 export function resolveStateDir(env: Readonly<Record<string, string | undefined>> = process.env, cwd: string = process.cwd()): string {
   const own = env['FERRY_STATE_DIR'];
@@ -64,9 +72,10 @@ export class HandleStore {
     return new HandleStore(resolveStateDir(env, cwd));
   }
 
-  async save(handle: Handle, extra: { config?: string; lastStatus?: RunStatus } = {}): Promise<string> {
+  async save(handle: Handle, extra: { config?: string; lastStatus?: RunStatus; savedAt?: string } = {}): Promise<string> {
     if (!SAFE_ID.test(handle.id)) throw new FerryError('INTERNAL', `handle id ${JSON.stringify(handle.id)} is not a safe file name`);
-    const stored: StoredHandle = { version: VERSION, handle, ...extra, updatedAt: new Date().toISOString() };
+    const now = new Date().toISOString();
+    const stored: StoredHandle = { version: VERSION, handle, savedAt: now, ...extra, updatedAt: now };
     const file = join(this.dir, `${handle.id}.json`);
     const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
     try {
@@ -84,19 +93,34 @@ export class HandleStore {
   /** Records the last state seen; a failure here never fails the run it describes. */
   async update(handle: Handle, lastStatus: RunStatus): Promise<void> {
     const current = await this.read(handle.id).catch(() => undefined);
-    await this.save(handle, { ...(current?.config === undefined ? {} : { config: current.config }), lastStatus }).catch(() => undefined);
+    await this.save(handle, {
+      ...(current?.config === undefined ? {} : { config: current.config }),
+      ...(current?.savedAt === undefined ? {} : { savedAt: current.savedAt }),
+      lastStatus,
+    }).catch(() => undefined);
   }
 
   private async read(id: string): Promise<StoredHandle> {
     const file = join(this.dir, `${id}.json`);
-    const text = await readFile(file, 'utf8');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw e;
+      throw dataError('HANDLE_UNREADABLE', `the handle file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, {
+        cause: e,
+        where: file,
+        suggestions: ['delete or fix the file; the run itself is unaffected'],
+      });
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (e) {
       throw dataError('HANDLE_UNREADABLE', `the handle file ${file} is not JSON`, { cause: e, where: file, suggestions: ['delete the file; the run itself is unaffected'] });
     }
-    if (!isStored(parsed)) {
+    // The id names files (prune removes <id>.json), so it must be the file's own, safe name.
+    if (!isStored(parsed) || parsed.handle.id !== id) {
       throw dataError('HANDLE_UNREADABLE', `the handle file ${file} is not a ferry handle (version ${VERSION})`, { where: file, suggestions: ['delete the file; the run itself is unaffected'] });
     }
     return parsed;
@@ -114,13 +138,18 @@ export class HandleStore {
     const out: StoredHandle[] = [];
     for (const name of names) {
       if (!name.endsWith('.json')) continue;
+      const id = name.slice(0, -'.json'.length);
+      if (!SAFE_ID.test(id)) continue;
       try {
-        out.push(await this.read(name.slice(0, -'.json'.length)));
+        out.push(await this.read(id));
       } catch (e) {
         skipped?.(join(this.dir, name), e);
       }
     }
-    return out.sort((a, b) => b.handle.createdAt.localeCompare(a.handle.createdAt) || b.updatedAt.localeCompare(a.updatedAt));
+    return out.sort(
+      (a, b) =>
+        b.handle.createdAt.localeCompare(a.handle.createdAt) || (b.savedAt ?? b.updatedAt).localeCompare(a.savedAt ?? a.updatedAt) || b.handle.id.localeCompare(a.handle.id),
+    );
   }
 
   /**
@@ -136,7 +165,7 @@ export class HandleStore {
       }
     }
     const all = await this.list();
-    const byRef = all.filter((s) => Object.values(s.handle.ref).includes(id));
+    const byRef = all.filter((s) => RUN_ID_KEYS.some((k) => s.handle.ref[k] === id));
     const byPrefix = all.filter((s) => s.handle.id.startsWith(id));
     const matches = byRef.length > 0 ? byRef : byPrefix;
     if (matches.length === 1 && matches[0] !== undefined) return matches[0];

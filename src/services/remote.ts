@@ -210,11 +210,18 @@ export async function remoteDeploy(
   const plan = await adapter.plan(input, ctx);
   const cancelling = opts.onInterrupt === 'cancel';
   // From here a Ctrl-C must not kill ferry between the submit and the saved handle: it aborts
-  // ctx.signal, and the run is detached (or cancelled) once its handle is known.
+  // ctx.signal; an adapter stops before submitting (INTERRUPTED, nothing started), and a run that
+  // was submitted is detached (or cancelled) once its handle is saved.
+  let submitted = false;
   opts.onContainerPhase?.((sig) =>
-    cancelling ? `${sig}: cancelling the run (${sig} again to exit at once)` : `${sig}: detaching; the run goes on (${sig} again to exit at once)`,
+    !submitted
+      ? `${sig}: stopping before the run is submitted (${sig} again to exit at once)`
+      : cancelling
+        ? `${sig}: cancelling the run (${sig} again to exit at once)`
+        : `${sig}: detaching; the run goes on (${sig} again to exit at once)`,
   );
   const handle = await adapter.deploy(plan, input, ctx);
+  submitted = true;
   const store = HandleStore.fromEnv(ctx.env, ctx.cwd);
   try {
     await store.save(handle, { config: loaded.file });
@@ -223,6 +230,7 @@ export async function remoteDeploy(
   }
   const base = { target: name, type: target.type, image: image.ref, digest: image.digest, handle };
   const hints = runHints(handle.id, adapter);
+  if (ctx.signal?.aborted === true) return interrupted(adapter, handle, { state: 'pending' }, base, hints, cancelling, ctx);
   if (opts.async === true) {
     ctx.reporter.info(`run ${handle.id} submitted; ${hints}`);
     return { ...base, async: true, state: 'pending', exitCode: 0 };
@@ -230,29 +238,30 @@ export async function remoteDeploy(
   ctx.reporter.info(`run ${handle.id}: waiting for it to end (Ctrl-C ${cancelling ? 'cancels it' : 'stops waiting; the run goes on'})`);
 
   const logs = followLogs(adapter, handle, opts.stdout, ctx);
-  const final = await waitForRun(() => adapter.status(handle, ctx), {
-    ...wait,
-    signal: ctx.signal,
-    onChange: (s) => {
-      const children = s.children === undefined ? '' : ` (children: ${Object.entries(s.children).map(([k, n]) => `${String(n)} ${k}`).join(', ')})`;
-      ctx.reporter.info(`${handle.ref['jobId'] ?? handle.id}: ${s.phase ?? s.state}${children}${s.reason !== undefined && s.state !== 'succeeded' ? `: ${s.reason}` : ''}`);
-      // An array run's parent has no logs of its own; its children's are read with --index.
-      if (s.state !== 'pending' && s.children === undefined) logs.start();
-    },
-  });
+  let final: RunStatus;
+  try {
+    final = await waitForRun(() => adapter.status(handle, ctx), {
+      ...wait,
+      signal: ctx.signal,
+      onChange: (s) => {
+        const children = s.children === undefined ? '' : ` (children: ${Object.entries(s.children).map(([k, n]) => `${String(n)} ${k}`).join(', ')})`;
+        ctx.reporter.info(`${handle.ref['jobId'] ?? handle.id}: ${s.phase ?? s.state}${children}${s.reason !== undefined && s.state !== 'succeeded' ? `: ${s.reason}` : ''}`);
+        // An array run's parent has no logs of its own; its children's are read with --index.
+        if (s.state !== 'pending' && s.children === undefined) logs.start();
+      },
+    });
+  } catch (e) {
+    // The wait failed (the API kept failing): the reader must not outlive it.
+    await logs.stop();
+    ctx.reporter.warn(`run ${handle.id} may still be going; ${hints}`);
+    throw e;
+  }
   await store.update(handle, final);
 
-  if (!TERMINAL.includes(final.state) && ctx.signal?.aborted === true) {
-    const sig = String(ctx.signal.reason ?? 'SIGINT');
+  // (A signal during the wait aborted ctx.signal; TypeScript still holds its earlier narrowing.)
+  if (!TERMINAL.includes(final.state) && isAborted(ctx.signal)) {
     await logs.stop();
-    const exitCode = sig === 'SIGTERM' ? 143 : 130;
-    if (cancelling && adapter.cancel !== undefined) {
-      const outcome = await adapter.cancel(handle, { reporter: ctx.reporter, env: ctx.env, cwd: ctx.cwd });
-      ctx.reporter.warn(outcome.action === 'none' ? `run ${handle.id} had already ended (${outcome.phase ?? outcome.before})` : `run ${handle.id} cancelled (${outcome.action}, it was ${outcome.phase ?? outcome.before})`);
-      return { ...base, state: final.state, exitCode, interrupted: sig, onInterrupt: 'cancelled', cancel: outcome };
-    }
-    ctx.reporter.warn(`stopped waiting; run ${handle.id} goes on (${final.phase ?? final.state}). ${hints}`);
-    return { ...base, state: final.state, exitCode, interrupted: sig, onInterrupt: 'detached' };
+    return interrupted(adapter, handle, final, base, hints, cancelling, ctx);
   }
   await logs.end();
   if (final.state === 'failed' || final.state === 'cancelled') {
@@ -269,6 +278,31 @@ export async function remoteDeploy(
     ...(opts.eachSpec !== undefined ? { each: { key: opts.eachSpec.key, count: opts.eachSpec.values.length } } : {}),
     ...(opts.eachSpec !== undefined && eachMod !== undefined && final.failedChildren !== undefined ? { failedChildren: eachMod.failedChildrenWithValues(final, opts.eachSpec) } : {}),
   };
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+/** Ctrl-C or SIGTERM once the run exists: leave it going (detach) or cancel it, and exit 130/143. */
+async function interrupted(
+  adapter: RemoteAdapter,
+  handle: Handle,
+  last: RunStatus,
+  base: Pick<RemoteDeployResult, 'target' | 'type' | 'image' | 'digest' | 'handle'>,
+  hints: string,
+  cancelling: boolean,
+  ctx: RunContext,
+): Promise<RemoteDeployResult> {
+  const sig = typeof ctx.signal?.reason === 'string' ? ctx.signal.reason : 'SIGINT';
+  const exitCode = sig === 'SIGTERM' ? 143 : 130;
+  if (cancelling && adapter.cancel !== undefined) {
+    const outcome = await adapter.cancel(handle, { reporter: ctx.reporter, env: ctx.env, cwd: ctx.cwd });
+    ctx.reporter.warn(outcome.action === 'none' ? `run ${handle.id} had already ended (${outcome.phase ?? outcome.before})` : `run ${handle.id} cancelled (${outcome.action}, it was ${outcome.phase ?? outcome.before})`);
+    return { ...base, state: last.state, exitCode, interrupted: sig, onInterrupt: 'cancelled', cancel: outcome };
+  }
+  ctx.reporter.warn(`stopped waiting; run ${handle.id} goes on (${last.phase ?? last.state}). ${hints}`);
+  return { ...base, state: last.state, exitCode, interrupted: sig, onInterrupt: 'detached' };
 }
 
 /** The commands that reach a run later, as one line for stderr. */
@@ -292,10 +326,13 @@ function followLogs(adapter: RemoteAdapter, handle: Handle, out: Writable | unde
   });
   let reading: Promise<void> | undefined;
   const sink = out ?? process.stdout;
+  // stop() aborts the reader on its own, whatever ctx.signal does.
+  const halt = new AbortController();
+  const signal = ctx.signal === undefined ? halt.signal : AbortSignal.any([halt.signal, ctx.signal]);
   return {
     start() {
       if (reading !== undefined || adapter.logs === undefined) return;
-      const lines = adapter.logs(handle, { follow: true, ended }, ctx);
+      const lines = adapter.logs(handle, { follow: true, ended }, { ...ctx, signal });
       reading = (async () => {
         for await (const line of lines) sink.write(`${line.text}\n`);
       })().catch((e: unknown) => {
@@ -307,7 +344,8 @@ function followLogs(adapter: RemoteAdapter, handle: Handle, out: Writable | unde
       await reading;
     },
     async stop() {
-      // ctx.signal is aborted: the reader returns after the read in progress, without a final drain.
+      // The reader returns after the read in progress, without a final drain.
+      halt.abort();
       await reading;
     },
   };

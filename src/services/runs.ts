@@ -24,6 +24,8 @@ export interface LogsResult {
   /** Lines read (under --json, the lines themselves are in `lines`). */
   count: number;
   lines?: LogLine[];
+  /** SIGINT or SIGTERM when a signal ended a --follow (exit 130 or 143). */
+  interrupted?: string;
 }
 
 export interface CancelResult extends CancelOutcome {

@@ -59,7 +59,7 @@ function fakes(jobs: Record<string, BatchJob>, streams: Record<string, string[]>
       return Promise.resolve(page);
     },
   };
-  return { api, logsApi, calls, onDescribe };
+  return { api, logsApi, calls, onDescribe, streams };
 }
 
 function cancelRun(h: Handle, c: RunContext): Promise<CancelOutcome> {
@@ -108,7 +108,7 @@ describe('aws-batch cancel', () => {
     setBatchDeps({ api: () => Promise.resolve(f.api) });
     const out = await cancelRun(handle({ jobQueue: 'q-race' }), ctx());
     expect(f.calls.filter((c) => !c.startsWith('DescribeJobs'))).toEqual(['CancelJob job-1', 'TerminateJob job-1']);
-    expect(out.action).toBe('TerminateJob');
+    expect(out.action).toBe('CancelJob, TerminateJob');
   });
 
   it('an ended job is left alone; an unknown one is a coded error', async () => {
@@ -171,7 +171,7 @@ describe('aws-batch logs', () => {
       logsApi: () => Promise.resolve(f.logsApi),
       sleep: () => {
         sleeps++;
-        events.push(`x${sleeps + 1}`);
+        if (sleeps <= 3) events.push(`x${sleeps + 1}`);
         if (sleeps === 3) {
           job.status = 'SUCCEEDED';
           end();
@@ -183,6 +183,67 @@ describe('aws-batch logs', () => {
     expect(lines).toEqual(['x1', 'x2', 'x3', 'x4']);
     // One look to find the stream, one after the end for late attempts: not one per poll.
     expect(f.calls.filter((c) => c.startsWith('DescribeJobs'))).toHaveLength(2);
+  });
+
+  it('reads past an empty page whose token moves on (CloudWatch sends those mid-stream); stops when the token repeats', async () => {
+    const f = fakes({ 'job-1': { jobId: 'job-1', jobName: 'n', status: 'SUCCEEDED', container: { logStreamName: 's/1' } } });
+    const pages: Record<string, LogPage> = {
+      start: { events: [{ message: 'a' }, { message: 'b' }], nextForwardToken: 't1' },
+      t1: { events: [], nextForwardToken: 't2' },
+      t2: { events: [{ message: 'c' }, { message: 'd' }], nextForwardToken: 't3' },
+      t3: { events: [], nextForwardToken: 't3' },
+    };
+    f.logsApi.getLogEvents = (_g, _s, token) => Promise.resolve(pages[token ?? 'start'] ?? null);
+    setBatchDeps({ api: () => Promise.resolve(f.api), logsApi: () => Promise.resolve(f.logsApi) });
+    expect(await collect(readLogs(handle({ jobQueue: 'q-empty' }), { follow: false }, ctx()))).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('following with deploy\'s state, it still looks at the job every few polls and picks up a retried attempt\'s stream', async () => {
+    const job: BatchJob = { jobId: 'job-1', jobName: 'n', status: 'RUNNING', attempts: [], container: { logStreamName: 's/1' } };
+    const f = fakes({ 'job-1': job }, { 's/1': ['first attempt'], 's/2': [] });
+    let end: () => void = () => undefined;
+    const ended = new Promise<void>((r) => {
+      end = r;
+    });
+    let sleeps = 0;
+    setBatchDeps({
+      api: () => Promise.resolve(f.api),
+      logsApi: () => Promise.resolve(f.logsApi),
+      sleep: () => {
+        sleeps++;
+        if (sleeps === 2) {
+          // Attempt 1 failed; Batch retries: a second stream.
+          job.attempts = [{ container: { logStreamName: 's/1' } }];
+          job.container = { logStreamName: 's/2' };
+          f.streams['s/2']?.push('second attempt');
+        }
+        if (sleeps === 12) end();
+        return Promise.resolve();
+      },
+    });
+    const seen: string[] = [];
+    for await (const l of readLogs(handle({ jobQueue: 'q-retry' }), { follow: true, ended }, ctx())) {
+      seen.push(l.text);
+      // Read before deploy says the run ended: the reader found the new stream itself.
+      if (l.text === 'second attempt') expect(sleeps).toBeLessThan(12);
+    }
+    expect(seen).toEqual(['first attempt', 'second attempt']);
+  });
+
+  it('stops promptly when its signal aborts (Ctrl-C, or deploy stopping it), without a final drain', async () => {
+    const f = fakes({ 'job-1': { jobId: 'job-1', jobName: 'n', status: 'RUNNING', container: { logStreamName: 's/1' } } }, { 's/1': ['one'] });
+    const ac = new AbortController();
+    setBatchDeps({
+      api: () => Promise.resolve(f.api),
+      logsApi: () => Promise.resolve(f.logsApi),
+      sleep: () => {
+        ac.abort('SIGINT');
+        return Promise.resolve();
+      },
+    });
+    const lines = await collect(readLogs(handle({ jobQueue: 'q-abort' }), { follow: true }, { ...ctx(), signal: ac.signal }));
+    expect(lines).toEqual(['one']);
+    expect(f.calls.filter((c) => c.startsWith('GetLogEvents')).length).toBeLessThanOrEqual(3);
   });
 
   it('an array job needs --index; the child is read by its own id; a bad index names the range', async () => {

@@ -326,7 +326,7 @@ function parseCatalogue(text: string): DocRow[] {
     if (code === undefined) return;
     const warning = /warning/i.test(section);
     const exits = new Set<number>();
-    if (!warning) for (const m of (cells[1] ?? '').matchAll(/\b(\d{2})\b/g)) exits.add(Number(m[1]));
+    if (!warning) for (const m of (cells[1] ?? '').matchAll(/\b(\d{2,3})\b/g)) exits.add(Number(m[1]));
     rows.push({ code, section, warning, exits, line: i + 1 });
   });
   return rows;

@@ -89,6 +89,50 @@ describe('HandleStore', () => {
     expect(got.lastStatus).toEqual({ state: 'failed', exitCode: 3 });
   });
 
+  it('a handle file whose id is not its own name is skipped, so pruning never removes a file elsewhere', async () => {
+    const store = new HandleStore(dir);
+    await store.save(handle('real', '2026-11-29T11:00:00.000Z'));
+    const victim = path.join(dir, 'victim.json');
+    await writeFile(victim, 'keep me');
+    const planted = JSON.parse(await readFile(path.join(store.dir, 'real.json'), 'utf8')) as { handle: { id: string; createdAt: string } };
+    planted.handle.id = '../victim';
+    planted.handle.createdAt = '2000-01-01T00:00:00.000Z';
+    await writeFile(path.join(store.dir, 'planted.json'), JSON.stringify(planted));
+    const skipped: string[] = [];
+    await store.last((f) => skipped.push(path.basename(f)));
+    expect(skipped).toEqual(['planted.json']);
+    for (let i = 0; i < KEEP + 1; i++) await store.save(handle(`n${String(i).padStart(4, '0')}`, new Date(Date.UTC(2026, 0, 2, 0, 0, i)).toISOString()));
+    expect(await readFile(victim, 'utf8')).toBe('keep me');
+  });
+
+  it('--id matches a platform run id (job id, name), never another ref value such as a revision', async () => {
+    const store = new HandleStore(dir);
+    await store.save(handle('20260101-aaaa', '2026-01-01T10:00:00.000Z', { revision: '2', reusedDefinition: 'true', jobName: 'ferry-nightly-x' }));
+    await store.save(handle('20260101-bbbb', '2026-01-01T11:00:00.000Z', { revision: '3' }));
+    expect(await codeOf(store.find('2'))).toBe('HANDLE_AMBIGUOUS/64');
+    expect(await codeOf(store.find('true'))).toBe('HANDLE_NOT_FOUND/64');
+    expect((await store.find('ferry-nightly-x')).handle.id).toBe('20260101-aaaa');
+  });
+
+  it('a handle that cannot be read (a directory in its place) is HANDLE_UNREADABLE, not a crash', async () => {
+    const store = new HandleStore(dir);
+    await store.save(handle('ok', '2026-11-29T11:00:00.000Z'));
+    await (await import('node:fs/promises')).mkdir(path.join(store.dir, 'odd.json'));
+    expect(await codeOf(store.find('odd'))).toBe('HANDLE_UNREADABLE/65');
+    expect((await store.last()).handle.id).toBe('ok');
+  });
+
+  it('runs created in the same millisecond: the one saved later is --last, and a status update does not reorder them', async () => {
+    const store = new HandleStore(dir);
+    const same = '2026-11-29T11:00:00.000Z';
+    await store.save(handle('first', same));
+    await new Promise((r) => setTimeout(r, 5));
+    await store.save(handle('second', same));
+    await new Promise((r) => setTimeout(r, 5));
+    await store.update(handle('first', same), { state: 'running' });
+    expect((await store.last()).handle.id).toBe('second');
+  });
+
   it(`keeps only the newest ${KEEP} handles`, async () => {
     const store = new HandleStore(dir);
     for (let i = 0; i < KEEP + 3; i++) await store.save(handle(`h${String(i).padStart(4, '0')}`, new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString()));

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { RunContext } from '../../core/context.js';
-import { configError, dataError, FerryError, usageError } from '../../core/errors.js';
+import { configError, dataError, FerryError, interruptedError, usageError } from '../../core/errors.js';
 import type { CancelOutcome, DeployInput, FailedChild, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
 import type { BatchApi, BatchJob, BatchWhere, SubmitJobInput } from './client.js';
@@ -44,6 +44,9 @@ export interface BatchDeps {
 const deps: BatchDeps = {};
 export function setBatchDeps(d: BatchDeps): void {
   Object.assign(deps, d);
+  // A client made with the old deps must not answer for the new ones.
+  apis.clear();
+  logApis.clear();
 }
 
 const apis = new Map<string, Promise<BatchApi>>();
@@ -217,6 +220,9 @@ export const batchAdapter: RemoteAdapter = {
       reused = true;
       ctx.reporter.info(`reusing job definition ${submit.jobDefinition.split('/').pop() ?? submit.jobDefinition}`);
     }
+    // Ctrl-C up to here stops before anything runs (a registered revision is harmless and reused).
+    if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `submitting job ${submit.jobName}`);
+    const region = await api.region?.().catch(() => undefined);
     const job = await submitOnce(api, submit, ctx);
     ctx.reporter.info(`submitted job ${submit.jobName} (${job.jobId}) to ${submit.jobQueue}`);
     return {
@@ -233,6 +239,7 @@ export const batchAdapter: RemoteAdapter = {
         revision,
         reusedDefinition: String(reused),
         logGroup: batchConfig(input).logGroup ?? DEFAULT_LOG_GROUP,
+        ...(region === undefined ? {} : { region }),
         ...(input.each !== undefined ? { eachKey: input.each.key, eachCount: String(input.each.values.length) } : {}),
       },
     };
@@ -243,8 +250,10 @@ export const batchAdapter: RemoteAdapter = {
     const api = await apiFor(whereOfHandle(h));
     const [job] = await api.describeJobs([jobId]);
     if (job === undefined) {
-      // Batch forgets jobs some time after they end.
-      return { state: 'failed', reason: `Batch no longer knows job ${jobId}` };
+      // Just after SubmitJob, DescribeJobs may not list the job yet (AWS APIs are eventually
+      // consistent); much later, Batch has forgotten it, which is an error, not a state.
+      if (Date.now() - Date.parse(h.createdAt) < 120_000) return { state: 'pending', phase: 'SUBMITTED' };
+      return describeOne(api, jobId).then(() => ({ state: 'pending' as const }));
     }
     // The last attempt's container carries the exit code and reason when the job's own does not.
     const last = job.attempts?.[job.attempts.length - 1]?.container;
@@ -276,8 +285,12 @@ export const batchAdapter: RemoteAdapter = {
     if (TERMINAL_STATUS.has(phase)) return { action: 'none', before, phase };
     if (QUEUED_STATUS.has(phase)) {
       await api.cancelJob(jobId, reason);
+      // A job that reached STARTING meanwhile ignores CancelJob; TerminateJob stops a job in any
+      // state (AWS: it cancels one that has not started), so it follows unless the job has ended.
       const after = await describeOne(api, jobId);
-      if (TERMINAL_STATUS.has(after.status) || QUEUED_STATUS.has(after.status)) return { action: 'CancelJob', before, phase };
+      if (TERMINAL_STATUS.has(after.status)) return { action: 'CancelJob', before, phase };
+      await api.terminateJob(jobId, reason);
+      return { action: 'CancelJob, TerminateJob', before, phase };
     }
     await api.terminateJob(jobId, reason);
     return { action: 'TerminateJob', before, phase };
@@ -288,7 +301,7 @@ const TERMINAL_STATUS = new Set(['SUCCEEDED', 'FAILED']);
 const QUEUED_STATUS = new Set(['SUBMITTED', 'PENDING', 'RUNNABLE']);
 
 function whereOfHandle(h: Handle): BatchWhere {
-  return { file: 'ferry.yaml', target: h.target, queue: h.ref['jobQueue'] ?? '' };
+  return { file: 'ferry.yaml', target: h.target, queue: h.ref['jobQueue'] ?? '', region: h.ref['region'] };
 }
 
 async function describeOne(api: BatchApi, jobId: string): Promise<BatchJob> {
@@ -334,50 +347,88 @@ function indexError(parent: BatchJob, index: number): FerryError {
   });
 }
 
+/** GetLogEvents pages read from one stream in one pass while following (a burst is read over several polls). */
+const PAGES_PER_PASS = 20;
+/** After the run ends: passes 1 s apart while they still find lines (the awslogs driver ships the last ones late). */
+const FINAL_PASSES = 3;
+/** While following with the caller's state, ferry still looks at the job every this many polls (a retry adds a stream). */
+const LOOK_EVERY = 5;
+
 /**
  * The job's CloudWatch Logs, attempt by attempt. Following, ferry reads each stream on from its
  * last token, polling with backoff (1 s up to 5 s): CloudWatch Logs has no push API short of a Live
- * Tail session, and GetLogEvents is cheap. It asks Batch for the job only while it has no stream
- * yet or must learn whether the job ended; when the caller says the run ended, it drains and stops.
+ * Tail session, and GetLogEvents is cheap. A page may be empty while more follows; a stream is read
+ * to its end when the token comes back unchanged. ferry asks Batch for the job when it has no stream
+ * yet, every few polls (a retried attempt writes a new stream), and to learn whether the job ended
+ * unless the caller (deploy, which polls anyway) says so. After the end it drains in a few passes.
  */
 async function* jobLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {
   const where = whereOfHandle(h);
   const api = await apiFor(where);
   const logsApi = await logsApiFor(where);
   const group = h.ref['logGroup'] ?? DEFAULT_LOG_GROUP;
-  // Woken early by the end of the run or by Ctrl-C, so neither waits out a poll interval.
-  const sleep = (ms: number): Promise<unknown> => Promise.race([deps.sleep?.(ms) ?? abortableSleep(ms, ctx.signal), ...(opts.ended === undefined ? [] : [opts.ended])]);
-  const tokens = new Map<string, string | undefined>();
+  // One signal wakes any pause: the end of the run, Ctrl-C, or the caller stopping the reader.
+  const wake = new AbortController();
   const run = { ended: false };
   void opts.ended?.then(() => {
     run.ended = true;
+    wake.abort();
   });
-  let delay = 1000;
-  let streams: string[] = [];
-  let jobEnded = false;
-  for (;;) {
-    const endedBefore = run.ended;
-    if (streams.length === 0 || opts.ended === undefined || endedBefore) {
-      const job = await logJob(api, h, opts.index);
-      streams = streamsOf(job);
-      jobEnded = TERMINAL_STATUS.has(job.status);
-    }
-    let read = 0;
+  const stop = AbortSignal.any([wake.signal, ...(ctx.signal === undefined ? [] : [ctx.signal])]);
+  const sleep = (ms: number): Promise<unknown> => (deps.sleep !== undefined ? Promise.race([deps.sleep(ms), ...(opts.ended === undefined ? [] : [opts.ended])]) : abortableSleep(ms, stop));
+  const tokens = new Map<string, string | undefined>();
+  const aborted = (): boolean => ctx.signal?.aborted === true;
+
+  /** One pass over every stream: what is new since the last tokens. */
+  async function* pass(streams: readonly string[], pageCap: number): AsyncGenerator<LogLine> {
     for (const stream of streams) {
-      for (;;) {
+      for (let pages = 0; pages < pageCap; pages++) {
         const token = tokens.get(stream);
         const page = await logsApi.getLogEvents(group, stream, token);
         if (page === null) break;
         for (const e of page.events) {
-          read++;
           yield { stream: 'stdout', text: e.message.replace(/\r?\n$/, ''), ...(e.timestamp === undefined ? {} : { time: new Date(e.timestamp).toISOString() }) };
         }
         const next = page.nextForwardToken;
-        if (next !== undefined) tokens.set(stream, next);
-        if (page.events.length === 0 || next === undefined || next === token) break;
+        if (next === undefined || next === token) break;
+        tokens.set(stream, next);
       }
     }
-    if (!opts.follow || jobEnded || endedBefore || ctx.signal?.aborted === true) return;
+  }
+
+  let delay = 1000;
+  let streams: string[] = [];
+  let jobEnded = false;
+  for (let poll = 0; ; poll++) {
+    const endedBefore = run.ended;
+    if (streams.length === 0 || opts.ended === undefined || endedBefore || poll % LOOK_EVERY === 0) {
+      const job = await logJob(api, h, opts.index);
+      streams = streamsOf(job);
+      jobEnded = TERMINAL_STATUS.has(job.status);
+    }
+    const over = !opts.follow || jobEnded || endedBefore;
+    let read = 0;
+    for await (const line of pass(streams, over ? Number.MAX_SAFE_INTEGER : PAGES_PER_PASS)) {
+      read++;
+      yield line;
+    }
+    if (aborted()) return;
+    if (over) {
+      if (opts.follow && streams.length > 0) {
+        // Following to the end: the last lines can reach CloudWatch after Batch says the job ended.
+        for (let extra = 0; extra < FINAL_PASSES; extra++) {
+          await (deps.sleep?.(1000) ?? abortableSleep(1000, ctx.signal));
+          if (aborted()) return;
+          let more = 0;
+          for await (const line of pass(streams, Number.MAX_SAFE_INTEGER)) {
+            more++;
+            yield line;
+          }
+          if (more === 0) break;
+        }
+      }
+      return;
+    }
     delay = read > 0 ? 1000 : Math.min(5000, Math.ceil(delay * 1.5));
     await sleep(delay);
   }

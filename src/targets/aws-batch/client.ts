@@ -51,10 +51,14 @@ export interface BatchWhere {
   file: string;
   target: string;
   queue: string;
+  /** The region a handle recorded: status, logs and cancel ask there, whatever AWS_REGION says now. */
+  region?: string | undefined;
 }
 
 /** What ferry asks of the Batch API. Tests may supply their own. */
 export interface BatchApi {
+  /** The region the client sends to (recorded in handles). Optional for test doubles. */
+  region?(): Promise<string>;
   /** The ACTIVE revisions of a job definition name (as plain objects, AWS's defaults filled in). */
   describeJobDefinitions(name: string): Promise<Record<string, unknown>[]>;
   registerJobDefinition(input: RegisterJobDefinitionInput): Promise<RegisteredDefinition>;
@@ -74,8 +78,9 @@ export async function createBatchApi(where: BatchWhere): Promise<BatchApi> {
   // The SDK is CommonJS for Node: Node gives named exports, the bundle only the default export.
   const mod = (await import('@aws-sdk/client-batch')) as typeof import('@aws-sdk/client-batch') & { default?: typeof import('@aws-sdk/client-batch') };
   const sdk = mod.default ?? mod;
-  const client: BatchClient = new sdk.BatchClient({});
-  const once: BatchClient = new sdk.BatchClient({ maxAttempts: 1 });
+  const pinned = where.region === undefined ? {} : { region: where.region };
+  const client: BatchClient = new sdk.BatchClient({ ...pinned });
+  const once: BatchClient = new sdk.BatchClient({ ...pinned, maxAttempts: 1 });
   const redactCredentials = redactCredentialsOf(client, registerSecret);
   const send = async <T>(what: string, c: BatchClient, op: (c: BatchClient) => Promise<T>): Promise<T> => {
     try {
@@ -86,6 +91,13 @@ export async function createBatchApi(where: BatchWhere): Promise<BatchApi> {
     }
   };
   return {
+    async region() {
+      try {
+        return await client.config.region();
+      } catch (e) {
+        throw batchError(e, 'resolving the AWS region', where);
+      }
+    },
     async describeJobDefinitions(name) {
       const out: Record<string, unknown>[] = [];
       let nextToken: string | undefined;

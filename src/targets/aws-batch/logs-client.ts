@@ -30,7 +30,7 @@ export async function createLogsApi(where: BatchWhere): Promise<LogsApi> {
   // CommonJS under Node: named exports there, only the default export in a bundle.
   const mod = (await import('@aws-sdk/client-cloudwatch-logs')) as typeof import('@aws-sdk/client-cloudwatch-logs') & { default?: typeof import('@aws-sdk/client-cloudwatch-logs') };
   const sdk = mod.default ?? mod;
-  const client: CloudWatchLogsClient = new sdk.CloudWatchLogsClient({});
+  const client: CloudWatchLogsClient = new sdk.CloudWatchLogsClient(where.region === undefined ? {} : { region: where.region });
   const redactCredentials = redactCredentialsOf(client, registerSecret);
   return {
     async getLogEvents(group, stream, token) {
