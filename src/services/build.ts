@@ -66,6 +66,8 @@ export interface BuildResult {
   base: { name: string; digest: string } | null;
   /** The image's ENTRYPOINT, when it has one (targets such as AWS Batch cannot replace it). */
   entrypoint?: string[];
+  /** The manifest's media type: always one image manifest (Lambda, among others, refuses an index). */
+  manifestMediaType?: string;
 }
 
 /** Everything a build needs, set up once for build and push. */
@@ -208,6 +210,7 @@ export function buildResult(p: PreparedBuild, layout: string): BuildResult {
     })),
     base: built.base,
     ...entrypointOf(built.configBytes),
+    manifestMediaType: built.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json',
   };
 }
 

@@ -12,7 +12,10 @@ export type DeployResult = RunResult | RemoteDeployResult;
 export async function deployService(opts: RunServiceOptions, ctx: RunContext): Promise<DeployResult> {
   const loaded = await loadAndCheckConfig({ configPath: opts.configPath, overrides: { platform: opts.platform, buildArgs: opts.buildArgs } }, ctx);
   const picked = pickTarget(loaded, opts);
-  if (picked.target.type === 'local') return runService({ ...opts, loaded }, ctx);
+  if (picked.target.type === 'local') {
+    (await import('./invoke.js')).refuseInvoke(opts, picked.name, 'local');
+    return runService({ ...opts, loaded }, ctx);
+  }
   const { remoteDeploy } = await import('./remote.js');
   return remoteDeploy(loaded, picked.name, picked.target, opts, ctx);
 }

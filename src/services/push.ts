@@ -22,6 +22,8 @@ export interface PushResult {
   config: string;
   /** The image's ENTRYPOINT, when it has one. */
   entrypoint?: string[];
+  /** The manifest's media type (one image manifest, never an index). */
+  manifestMediaType?: string;
   /** Hybrid builds: the prefix (see BuildResult.prefix) and the tag it was pushed under. */
   prefix?: { key: string; line: number; source: string; tag?: string };
 }
@@ -95,6 +97,7 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       layers: report.layers,
       config: report.config,
       ...(report.entrypoint !== undefined ? { entrypoint: report.entrypoint } : {}),
+      ...(report.manifestMediaType !== undefined ? { manifestMediaType: report.manifestMediaType } : {}),
       ...(report.prefix !== undefined ? { prefix: { ...report.prefix, ...(prefixTagged !== undefined ? { tag: prefixTagged } : {}) } } : {}),
     };
   } finally {

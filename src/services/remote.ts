@@ -4,12 +4,14 @@
  * target's adapter plans and deploys, and ferry waits for the run, reporting each change of state
  * on stderr, and answers with the run's exit code.
  */
+import type { Writable } from 'node:stream';
 import type { RunContext } from '../core/context.js';
 import { configError } from '../core/errors.js';
 import type { DeployInput, Handle, PinnedImage, Plan, RunState, RunStatus } from '../core/target.js';
 import type { LoadedConfig } from '../config/loader.js';
-import { loadRemoteAdapter, type RemoteAdapter, type RemoteTargetConfig } from '../targets/index.js';
+import { loadRemoteAdapter, type InvokeResult, type RemoteAdapter, type RemoteTargetConfig } from '../targets/index.js';
 import type { BuildOptions } from './build.js';
+import type { InvokeOptions } from './invoke.js';
 
 export interface RemoteDeployResult {
   target: string;
@@ -24,6 +26,8 @@ export interface RemoteDeployResult {
   exitCode: number;
   reason?: string;
   children?: RunStatus['children'];
+  /** `deploy --invoke`: the invocation's answer (a FunctionError makes the deploy fail). */
+  invoke?: InvokeResult;
 }
 
 export interface WaitOptions {
@@ -76,24 +80,33 @@ function inputFor(loaded: LoadedConfig, name: string, target: RemoteTargetConfig
   };
 }
 
-export interface RemoteOptions extends BuildOptions {
+export interface RemoteOptions extends BuildOptions, InvokeOptions {
   args?: string[] | undefined;
+  /** Where an invocation's response goes (ferry's stdout, or stderr under --json). */
+  stdout?: Writable | undefined;
 }
 
 /** Before the build: the target's own checks, on a placeholder digest (so a bad value costs no build or AWS call). */
-function precheck(adapter: RemoteAdapter, loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions): void {
+async function precheck(adapter: RemoteAdapter, loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions): Promise<void> {
   const ref = `${opts.imageName ?? loaded.config.image.name ?? 'image'}@sha256:${'0'.repeat(64)}`;
-  adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args));
+  await adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args));
 }
 
 /** `ferry plan NAME` for a remote target: build (not push) to know the digest, then the adapter's read-only plan. */
 export async function remotePlan(loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions, ctx: RunContext): Promise<Plan> {
   requireImageName(loaded, opts, name, target.type);
   const adapter = await loadRemoteAdapter(target.type);
-  precheck(adapter, loaded, name, target, opts);
+  await precheck(adapter, loaded, name, target, opts);
   const { buildService } = await import('./build.js');
   const built = await buildService(opts, ctx);
-  const image: PinnedImage = { ref: built.image ?? built.config, digest: built.digest, configDigest: built.config, platform: built.platform };
+  const image: PinnedImage = {
+    ref: built.image ?? built.config,
+    digest: built.digest,
+    configDigest: built.config,
+    platform: built.platform,
+    ...(built.manifestMediaType === undefined ? {} : { manifestMediaType: built.manifestMediaType }),
+    size: built.size,
+  };
   const plan = await adapter.plan(inputFor(loaded, name, target, image, built.entrypoint, opts.args), ctx);
   plan.notes.unshift(`pushes ${image.ref} first when the registry lacks it`);
   return plan;
@@ -110,10 +123,20 @@ export async function remoteDeploy(
 ): Promise<RemoteDeployResult> {
   requireImageName(loaded, opts, name, target.type);
   const adapter = await loadRemoteAdapter(target.type);
-  precheck(adapter, loaded, name, target, opts);
+  const { readPayload, refuseInvoke } = await import('./invoke.js');
+  refuseInvoke(opts, name, target.type, adapter);
+  const payload = await readPayload(opts, ctx);
+  await precheck(adapter, loaded, name, target, opts);
   const { pushService } = await import('./push.js');
   const pushed = await pushService(opts, ctx);
-  const image: PinnedImage = { ref: pushed.image, digest: pushed.digest, configDigest: pushed.config, platform: pushed.platform };
+  const image: PinnedImage = {
+    ref: pushed.image,
+    digest: pushed.digest,
+    configDigest: pushed.config,
+    platform: pushed.platform,
+    ...(pushed.manifestMediaType === undefined ? {} : { manifestMediaType: pushed.manifestMediaType }),
+    size: pushed.layers.reduce((n, l) => n + l.size, 0),
+  };
   const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args);
   const plan = await adapter.plan(input, ctx);
   const handle = await adapter.deploy(plan, input, ctx);
@@ -128,6 +151,16 @@ export async function remoteDeploy(
   if (final.state === 'failed' || final.state === 'cancelled') {
     ctx.reporter.warn(`the run ${final.state === 'failed' ? 'failed' : 'was cancelled'}${final.reason !== undefined ? `: ${final.reason}` : ''}${final.exitCode !== undefined ? ` (exit code ${String(final.exitCode)})` : ''}`);
   }
+  let invoke: InvokeResult | undefined;
+  if (opts.invoke === true && final.state === 'succeeded') {
+    const { invokeDeployed, invokeFailure } = await import('./invoke.js');
+    invoke = await invokeDeployed(adapter, handle, payload, opts.stdout, ctx);
+    if (invoke.functionError !== undefined) {
+      final.state = 'failed';
+      final.reason = invokeFailure(invoke);
+      ctx.reporter.warn(final.reason);
+    }
+  }
   const exitCode = final.exitCode ?? (final.state === 'succeeded' ? 0 : 1);
   return {
     target: name,
@@ -139,5 +172,6 @@ export async function remoteDeploy(
     exitCode: final.state === 'succeeded' ? exitCode : exitCode === 0 ? 1 : exitCode,
     ...(final.reason !== undefined ? { reason: final.reason } : {}),
     ...(final.children !== undefined ? { children: final.children } : {}),
+    ...(invoke !== undefined ? { invoke } : {}),
   };
 }

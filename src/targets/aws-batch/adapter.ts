@@ -43,6 +43,8 @@ async function apiFor(where: BatchWhere): Promise<BatchApi> {
 }
 
 function batchConfig(input: Input): BatchTargetConfig {
+  // RemoteTargetConfig is a union of every remote kind; this adapter only ever gets its own.
+  if (input.config.type !== 'aws-batch') throw new FerryError('INTERNAL', `the aws-batch adapter got a ${input.config.type} target`);
   return input.config;
 }
 
