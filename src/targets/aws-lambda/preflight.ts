@@ -140,6 +140,9 @@ export function functionConfiguration(target: string, config: LambdaTargetConfig
   if (timeoutS < 1 || timeoutS > 900) {
     throw new LambdaInputError('LAMBDA_BAD_VALUE', 'job.timeout', `Lambda functions run for at most 900 s (15 min), not ${timeoutS} s`, 'set job.timeout to 15m or less, or run the job on AWS Batch');
   }
+  if ((job.resources?.gpu ?? 0) > 0) {
+    throw new LambdaInputError('LAMBDA_BAD_VALUE', 'job.resources.gpu', 'Lambda functions have no GPUs', 'remove job.resources.gpu, or run the job on AWS Batch (EC2) or Kubernetes');
+  }
   const storage = config.ephemeralStorage === undefined ? 512 * MIB : (parseMemory(config.ephemeralStorage) ?? 0);
   const storageMb = Math.ceil(storage / MIB);
   if (storageMb < 512 || storageMb > 10240) {
