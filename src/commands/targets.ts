@@ -15,7 +15,13 @@ export default class Targets extends FerryCommand<TargetsResult> {
 
   protected human(r: TargetsResult): string {
     const caps = (c: Record<string, boolean>): string => Object.entries(c).filter(([, v]) => v).map(([k]) => k).join(', ');
-    const lines = ['KIND      CAN             WHAT', ...r.kinds.map((k) => `${k.type.padEnd(9)} ${caps({ ...k.capabilities }).padEnd(15)} ${k.summary}`)];
+    // Columns as wide as their longest entry (aws-lambda, "plan, deploy, invoke").
+    const kindWidth = Math.max(4, ...r.kinds.map((k) => k.type.length));
+    const canWidth = Math.max(3, ...r.kinds.map((k) => caps({ ...k.capabilities }).length));
+    const lines = [
+      `${'KIND'.padEnd(kindWidth)} ${'CAN'.padEnd(canWidth)} WHAT`,
+      ...r.kinds.map((k) => `${k.type.padEnd(kindWidth)} ${caps({ ...k.capabilities }).padEnd(canWidth)} ${k.summary}`),
+    ];
     if (r.configured !== null) {
       lines.push('', `targets in ${r.file ?? 'ferry.yaml'}:`);
       for (const t of r.configured) lines.push(`  ${t.name} (${t.type})${t.implicit ? ' (implicit: ferry.yaml has no targets)' : ''}`);
