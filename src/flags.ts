@@ -206,6 +206,17 @@ export function runOptions(flags: {
   };
 }
 
+/** `deploy --invoke [--payload FILE|-]`: targets that can be invoked (aws-lambda). Their own const, so deploy spreads them in. */
+export const invokeFlags = {
+  invoke: Flags.boolean({ description: 'After the deploy is ready, invoke it once (aws-lambda: a RequestResponse call), print its response on stdout and its log tail on stderr; a function error exits non-zero.' }),
+  payload: Flags.string({ description: 'The JSON event for --invoke: a file, or - for stdin.', helpValue: 'FILE' }),
+};
+
+/** The invoke options from parsed `invokeFlags`. */
+export function invokeOptions(flags: { invoke: boolean; payload?: string | undefined }): { invoke: boolean; payloadFile: string | undefined } {
+  return { invoke: flags.invoke, payloadFile: flags.payload };
+}
+
 /** The arguments after `--` on the command line (they replace the image's CMD). */
 export function argsAfterDashDash(argv: readonly string[]): string[] | undefined {
   const i = argv.indexOf('--');

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { FerryCommand } from '../base-command.js';
-import { argsAfterDashDash, buildFlags, buildOptions, eachFlags, eachOptions, registryFlags, runFlags, runOptions, waitFlags, waitOptions } from '../flags.js';
+import { argsAfterDashDash, buildFlags, buildOptions, eachFlags, eachOptions, invokeFlags, invokeOptions, registryFlags, runFlags, runOptions, waitFlags, waitOptions } from '../flags.js';
 import { usageError } from '../core/errors.js';
 import type { DeployResult } from '../services/deploy.js';
 import { RUN_EXIT_HELP } from './run.js';
@@ -10,10 +10,17 @@ export default class Deploy extends FerryCommand<DeployResult> {
   static override description = `TARGET names an entry of targets: in ferry.yaml. Without TARGET: the only target, or, when ferry.yaml has no targets, the implicit target "local" (type: local, engine auto). The run takes the job section (command, args, env, resources, timeout) and the target's settings; the flags win over both. Arguments after -- replace the image's CMD.
 
 ${RUN_EXIT_HELP}`;
-  static override examples = ['<%= config.bin %> deploy', '<%= config.bin %> deploy dev', '<%= config.bin %> deploy dev --json -- --date 2024-01-01', '<%= config.bin %> deploy nightly --each DATE=2024-01-01,2024-01-02'];
+  static override examples = [
+    '<%= config.bin %> deploy',
+    '<%= config.bin %> deploy dev',
+    '<%= config.bin %> deploy dev --json -- --date 2024-01-01',
+    '<%= config.bin %> deploy nightly --async',
+    '<%= config.bin %> deploy nightly --each DATE=2024-01-01,2024-01-02',
+    '<%= config.bin %> deploy fn --invoke --payload event.json',
+  ];
   static override strict = false;
   static override args = { target: Args.string({ description: 'A target name from ferry.yaml (default: the only one, or the implicit "local").' }) };
-  static override flags = { ...buildFlags, ...registryFlags, ...runFlags, ...waitFlags, ...eachFlags };
+  static override flags = { ...buildFlags, ...registryFlags, ...runFlags, ...waitFlags, ...eachFlags, ...invokeFlags };
 
   protected async exec(): Promise<DeployResult> {
     const { flags, argv } = await this.parse(Deploy);
@@ -30,6 +37,7 @@ ${RUN_EXIT_HELP}`;
       ...runOptions(flags),
       ...waitOptions(flags),
       ...eachOptions(flags),
+      ...invokeOptions(flags),
       args: argsAfterDashDash(this.argv),
       targetName: target,
       command: 'deploy',

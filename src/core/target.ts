@@ -19,6 +19,10 @@ export interface PinnedImage {
   configDigest: string;
   /** os/arch[/variant]. */
   platform: string;
+  /** The manifest's media type (ferry pushes one image manifest, never an index): for targets that check it (Lambda). */
+  manifestMediaType?: string | undefined;
+  /** Bytes of the config and compressed layers: a lower bound of the image's size, for targets with a size limit (Lambda). */
+  size?: number | undefined;
 }
 
 /** One call a deploy would make: for `ferry plan`, and for tests that check request shapes. */
@@ -102,6 +106,8 @@ export interface TargetCapabilities {
   cancel: boolean;
   /** `--each`: one deploy fanned out over values. */
   each: boolean;
+  /** `deploy --invoke`: call the deployed function once and print its answer. */
+  invoke?: boolean;
 }
 
 /** What a target kind is, for `ferry targets` (read without loading the adapter or its SDK). */

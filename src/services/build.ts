@@ -71,6 +71,8 @@ export interface BuildResult {
   cmd?: string[];
   /** Why the image config says the image has /bin/sh (image/shell-probe.ts), when it does. */
   shellHint?: string;
+  /** The manifest's media type: always one image manifest (Lambda, among others, refuses an index). */
+  manifestMediaType?: string;
 }
 
 /** Everything a build needs, set up once for build and push. */
@@ -213,6 +215,7 @@ export function buildResult(p: PreparedBuild, layout: string): BuildResult {
     })),
     base: built.base,
     ...entrypointOf(built.configBytes),
+    manifestMediaType: built.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json',
   };
 }
 

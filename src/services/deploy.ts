@@ -23,6 +23,7 @@ export async function deployService(opts: DeployOptions, ctx: RunContext): Promi
   // --each is checked (target kind, values) before anything is built or created.
   const eachSpec = opts.each !== undefined || opts.eachFile !== undefined ? await (await import('./each.js')).eachSpecFor(opts, { name: picked.name, type: picked.target.type }, ctx) : undefined;
   if (picked.target.type === 'local') {
+    (await import('./invoke.js')).refuseInvoke(opts, picked.name, 'local');
     // A local run belongs to this ferry process: Ctrl-C stops and removes its container.
     if (opts.async === true || opts.onInterrupt === 'detach') {
       const flag = opts.async === true ? '--async' : '--detach-on-interrupt';

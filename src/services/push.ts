@@ -26,6 +26,8 @@ export interface PushResult {
   cmd?: string[];
   /** Why the image config says the image has /bin/sh, when it does. */
   shellHint?: string;
+  /** The manifest's media type (one image manifest, never an index). */
+  manifestMediaType?: string;
   /** Hybrid builds: the prefix (see BuildResult.prefix) and the tag it was pushed under. */
   prefix?: { key: string; line: number; source: string; tag?: string };
 }
@@ -101,6 +103,7 @@ export async function pushService(opts: BuildOptions, ctx: RunContext): Promise<
       ...(report.entrypoint !== undefined ? { entrypoint: report.entrypoint } : {}),
       ...(report.cmd !== undefined ? { cmd: report.cmd } : {}),
       ...(report.shellHint !== undefined ? { shellHint: report.shellHint } : {}),
+      ...(report.manifestMediaType !== undefined ? { manifestMediaType: report.manifestMediaType } : {}),
       ...(report.prefix !== undefined ? { prefix: { ...report.prefix, ...(prefixTagged !== undefined ? { tag: prefixTagged } : {}) } } : {}),
     };
   } finally {

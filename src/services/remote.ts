@@ -12,8 +12,9 @@ import type { CancelOutcome, DeployInput, EachInput, EachSpec, FailedChild, Hand
 import type { LoadedConfig } from '../config/loader.js';
 import { HandleStore } from '../infra/handles.js';
 import { abortableSleep } from '../infra/sleep.js';
-import { loadRemoteAdapter, TARGET_KINDS, type RemoteAdapter, type RemoteTargetConfig } from '../targets/index.js';
+import { loadRemoteAdapter, TARGET_KINDS, type InvokeResult, type RemoteAdapter, type RemoteTargetConfig } from '../targets/index.js';
 import type { BuildOptions } from './build.js';
+import type { InvokeOptions } from './invoke.js';
 import type { RunFlags } from './run.js';
 
 export interface RemoteDeployResult {
@@ -41,6 +42,8 @@ export interface RemoteDeployResult {
   each?: { key: string; count: number };
   /** `--each` runs that failed: a few failed children, with their values. */
   failedChildren?: (FailedChild & { value: string })[];
+  /** `deploy --invoke`: the invocation's answer (a FunctionError makes the deploy fail). */
+  invoke?: InvokeResult;
 }
 
 export interface WaitOptions {
@@ -107,7 +110,7 @@ function inputFor(
  * The run flags as for a local run: -e and --env-file add to job.env, arguments after -- replace
  * job.args, and the flags that only mean something on this machine (-v, -p, …) are refused.
  */
-export interface RemoteOptions extends BuildOptions, RunFlags {
+export interface RemoteOptions extends BuildOptions, RunFlags, InvokeOptions {
   /** `--each`, parsed and checked by services/each.ts. */
   eachSpec?: EachSpec | undefined;
   /** `--async`: return the handle once the run is submitted. */
@@ -142,6 +145,12 @@ function checkFlags(opts: RemoteOptions, adapter: RemoteAdapter, type: string, n
     });
   }
   const caps = TARGET_KINDS.find((k) => k.type === type)?.capabilities;
+  if (opts.async === true && caps?.async !== true) {
+    throw usageError('USAGE_FLAG_NOT_FOR_TARGET', `--async needs a target whose runs ferry can follow later; ${type} cannot`, {
+      where: '--async',
+      suggestions: ['drop --async: deploy then waits until the target is ready', '`ferry targets` lists what each kind can do'],
+    });
+  }
   if (opts.onInterrupt === 'cancel' && (adapter.cancel === undefined || caps?.cancel !== true)) {
     throw usageError('USAGE_FLAG_NOT_FOR_TARGET', `--cancel-on-interrupt needs a target that can cancel a run; ${type} cannot`, {
       where: '--cancel-on-interrupt',
@@ -167,10 +176,10 @@ async function jobEnv(loaded: LoadedConfig, opts: RemoteOptions, ctx: RunContext
 }
 
 /** Before the build: the target's own checks, on a placeholder digest (so a bad value costs no build or AWS call). */
-function precheck(adapter: RemoteAdapter, loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions, env?: Record<string, string>): void {
+async function precheck(adapter: RemoteAdapter, loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions, env?: Record<string, string>): Promise<void> {
   checkFlags(opts, adapter, target.type, name);
   const ref = `${opts.imageName ?? loaded.config.image.name ?? 'image'}@sha256:${'0'.repeat(64)}`;
-  adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args, env, opts.eachSpec));
+  await adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args, env, opts.eachSpec));
 }
 
 /** `ferry plan NAME` for a remote target: build (not push) to know the digest, then the adapter's read-only plan. */
@@ -178,10 +187,17 @@ export async function remotePlan(loaded: LoadedConfig, name: string, target: Rem
   requireImageName(loaded, opts, name, target.type);
   const adapter = await loadRemoteAdapter(target.type);
   const env = await jobEnv(loaded, opts, ctx);
-  precheck(adapter, loaded, name, target, opts, env);
+  await precheck(adapter, loaded, name, target, opts, env);
   const { buildService } = await import('./build.js');
   const built = await buildService(opts, ctx);
-  const image: PinnedImage = { ref: built.image ?? built.config, digest: built.digest, configDigest: built.config, platform: built.platform };
+  const image: PinnedImage = {
+    ref: built.image ?? built.config,
+    digest: built.digest,
+    configDigest: built.config,
+    platform: built.platform,
+    ...(built.manifestMediaType === undefined ? {} : { manifestMediaType: built.manifestMediaType }),
+    size: built.size,
+  };
   const each = opts.eachSpec === undefined ? undefined : await (await import('./each.js')).eachInputFor(opts.eachSpec, built, ctx);
   const plan = await adapter.plan(inputFor(loaded, name, target, image, built.entrypoint, opts.args, env, each), ctx);
   plan.notes.unshift(`pushes ${image.ref} first when the registry lacks it`);
@@ -199,11 +215,21 @@ export async function remoteDeploy(
 ): Promise<RemoteDeployResult> {
   requireImageName(loaded, opts, name, target.type);
   const adapter = await loadRemoteAdapter(target.type);
+  const { readPayload, refuseInvoke } = await import('./invoke.js');
+  refuseInvoke(opts, name, target.type, adapter);
+  const payload = await readPayload(opts, ctx);
   const env = await jobEnv(loaded, opts, ctx);
-  precheck(adapter, loaded, name, target, opts, env);
+  await precheck(adapter, loaded, name, target, opts, env);
   const { pushService } = await import('./push.js');
   const pushed = await pushService(opts, ctx);
-  const image: PinnedImage = { ref: pushed.image, digest: pushed.digest, configDigest: pushed.config, platform: pushed.platform };
+  const image: PinnedImage = {
+    ref: pushed.image,
+    digest: pushed.digest,
+    configDigest: pushed.config,
+    platform: pushed.platform,
+    ...(pushed.manifestMediaType === undefined ? {} : { manifestMediaType: pushed.manifestMediaType }),
+    size: pushed.layers.reduce((n, l) => n + l.size, 0),
+  };
   const eachMod = opts.eachSpec === undefined ? undefined : await import('./each.js');
   const each = opts.eachSpec === undefined || eachMod === undefined ? undefined : await eachMod.eachInputFor(opts.eachSpec, pushed, ctx);
   const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args, env, each);
@@ -268,6 +294,16 @@ export async function remoteDeploy(
     ctx.reporter.warn(`the run ${final.state === 'failed' ? 'failed' : 'was cancelled'}${final.reason !== undefined ? `: ${final.reason}` : ''}${final.exitCode !== undefined ? ` (exit code ${String(final.exitCode)})` : ''}`);
     if (opts.eachSpec !== undefined && eachMod !== undefined) for (const line of eachMod.failedChildrenReport(final, opts.eachSpec)) ctx.reporter.warn(line);
   }
+  let invoke: InvokeResult | undefined;
+  if (opts.invoke === true && final.state === 'succeeded') {
+    const { invokeDeployed, invokeFailure } = await import('./invoke.js');
+    invoke = await invokeDeployed(adapter, handle, payload, opts.stdout, ctx);
+    if (invoke.functionError !== undefined) {
+      final.state = 'failed';
+      final.reason = invokeFailure(invoke);
+      ctx.reporter.warn(final.reason);
+    }
+  }
   const exitCode = final.exitCode ?? (final.state === 'succeeded' ? 0 : 1);
   return {
     ...base,
@@ -277,6 +313,7 @@ export async function remoteDeploy(
     ...(final.children !== undefined ? { children: final.children } : {}),
     ...(opts.eachSpec !== undefined ? { each: { key: opts.eachSpec.key, count: opts.eachSpec.values.length } } : {}),
     ...(opts.eachSpec !== undefined && eachMod !== undefined && final.failedChildren !== undefined ? { failedChildren: eachMod.failedChildrenWithValues(final, opts.eachSpec) } : {}),
+    ...(invoke !== undefined ? { invoke } : {}),
   };
 }
 

@@ -58,6 +58,9 @@ export interface RunServiceOptions extends BuildOptions, RunFlags, EachFlags {
   onContainerPhase?: (message?: (signal: string) => string) => void;
   /** ferry.yaml, when the caller has loaded it already (deploy, to pick the target). */
   loaded?: LoadedConfig | undefined;
+  /** deploy --invoke and --payload (targets that can be invoked: aws-lambda). */
+  invoke?: boolean | undefined;
+  payloadFile?: string | undefined;
 }
 
 export interface RunResult {

@@ -7,11 +7,12 @@ import type { z } from 'zod';
 import type { RunContext } from '../core/context.js';
 import type { DeployInput, Handle, RunStatus, TargetAdapter, TargetKindInfo } from '../core/target.js';
 import { batchTargetSchema } from './aws-batch/schema.js';
+import { lambdaTargetSchema } from './aws-lambda/schema.js';
 import { localTargetSchema } from './local/schema.js';
 
-export const targetSchemas = [localTargetSchema, batchTargetSchema] as const;
+export const targetSchemas = [localTargetSchema, batchTargetSchema, lambdaTargetSchema] as const;
 
-export const TARGET_TYPES = ['local', 'aws-batch'] as const;
+export const TARGET_TYPES = ['local', 'aws-batch', 'aws-lambda'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 export type TargetConfig = z.output<(typeof targetSchemas)[number]>;
 /** Every kind but local, whose run path (services/run.ts) predates the adapter contract. */
@@ -29,18 +30,38 @@ export const TARGET_KINDS: readonly TargetKindInfo[] = [
     summary: 'An AWS Batch job queue (EC2 or Fargate): ferry registers or reuses a job definition, submits the job, waits for it and streams its CloudWatch logs.',
     capabilities: { plan: true, deploy: true, async: true, logs: true, cancel: true, each: true },
   },
+  {
+    type: 'aws-lambda',
+    summary: 'An AWS Lambda container-image function: ferry creates or updates it with the image pinned by digest, waits until it is ready, can publish a version and move an alias, and invokes it with deploy --invoke.',
+    capabilities: { plan: true, deploy: true, async: false, logs: false, cancel: false, each: false, invoke: true },
+  },
 ];
+
+/** What `deploy --invoke` prints and returns: the function's answer and the tail of its log. */
+export interface InvokeResult {
+  statusCode: number;
+  /** Set (Unhandled, Handled) when the function raised an error: the deploy then exits non-zero. */
+  functionError?: string;
+  executedVersion?: string;
+  /** The response payload, as text. */
+  response: string;
+  /** The invocation's last 4 KB of log, decoded. */
+  logTail: string;
+}
 
 /** A remote adapter as the deploy and plan services use it: status is what they wait on. */
 export type RemoteAdapter = TargetAdapter<DeployInput<RemoteTargetConfig>> & {
   status(h: Handle, ctx: RunContext): Promise<RunStatus>;
   /** Checks what can be checked without the image's digest or config, before building and any network call. */
-  check?(input: DeployInput<RemoteTargetConfig>): void;
+  check?(input: DeployInput<RemoteTargetConfig>): void | Promise<void>;
+  /** `deploy --invoke`: one synchronous call of what was deployed (kinds that can; see capabilities.invoke). */
+  invoke?(h: Handle, payload: Uint8Array | undefined, ctx: RunContext): Promise<InvokeResult>;
 };
 
 /** The adapter modules, loaded only when a command needs one. */
 const ADAPTERS: Record<RemoteTargetConfig['type'], () => Promise<RemoteAdapter>> = {
   'aws-batch': async () => (await import('./aws-batch/adapter.js')).batchAdapter,
+  'aws-lambda': async () => (await import('./aws-lambda/adapter.js')).lambdaAdapter,
 };
 
 export async function loadRemoteAdapter(type: RemoteTargetConfig['type']): Promise<RemoteAdapter> {

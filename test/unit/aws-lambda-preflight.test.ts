@@ -72,6 +72,7 @@ describe('the function configuration ferry sends', () => {
     expect(code(() => functionConfiguration('p', config, { env: {}, resources: { memory: '64Mi' } }, image()))).toBe('LAMBDA_BAD_VALUE job.resources.memory');
     expect(code(() => functionConfiguration('p', config, { env: {}, resources: { memory: '12Gi' } }, image()))).toBe('LAMBDA_BAD_VALUE job.resources.memory');
     expect(code(() => functionConfiguration('p', config, { env: {}, timeout: '20m' }, image()))).toBe('LAMBDA_BAD_VALUE job.timeout');
+    expect(code(() => functionConfiguration('p', config, { env: {}, resources: { gpu: 1 } }, image()))).toBe('LAMBDA_BAD_VALUE job.resources.gpu');
     const big = lambdaTargetSchema.parse({ ...config, ephemeralStorage: '20Gi' });
     expect(code(() => functionConfiguration('p', big, { env: {} }, image()))).toBe('LAMBDA_BAD_VALUE targets.p.ephemeralStorage');
     expect(code(() => functionConfiguration('p', config, { env: { AWS_REGION: 'x' } }, image()))).toBe('LAMBDA_BAD_VALUE job.env');

@@ -75,6 +75,8 @@ async function logsApiFor(where: BatchWhere): Promise<LogsApi> {
 export const DEFAULT_LOG_GROUP = '/aws/batch/job';
 
 function batchConfig(input: Input): BatchTargetConfig {
+  // RemoteTargetConfig is a union of every remote kind; this adapter only ever gets its own.
+  if (input.config.type !== 'aws-batch') throw new FerryError('INTERNAL', `the aws-batch adapter got a ${input.config.type} target`);
   return input.config;
 }
 

@@ -8,6 +8,7 @@
  * - memory 128 to 10,240 MB, timeout 1 to 900 s, /tmp 512 to 10,240 MB, environment 4 KB in all,
  *   and no variables Lambda reserves for itself.
  */
+import { configError, type FerryError } from '../../core/errors.js';
 import { parseDuration, parseMemory } from '../../core/quantities.js';
 import { parseEcrHost } from '../../registry/ecr/hosts.js';
 import type { LambdaTargetConfig } from './schema.js';
@@ -25,6 +26,24 @@ export class LambdaInputError extends Error {
   ) {
     super(message);
   }
+
+  /**
+   * As the coded error users see: every preflight failure is a configuration error (78), since
+   * each is fixed in ferry.yaml or the build settings (image.name, image.platform, job, the target).
+   */
+  toFerryError(where: string, context: string): FerryError {
+    return configError(this.code, `${this.message} (${context})`, { where, cause: this, details: { key: this.key }, suggestions: [this.hint] });
+  }
+}
+
+/**
+ * The function's account and region. The account is the execution role's: Lambda only accepts a
+ * role of the function's own account, so the role ARN names it without an STS call. The region
+ * is the one the SDK resolved (AWS_REGION, the profile), which is where ferry creates the function.
+ */
+export function placeOf(role: string, region: string): LambdaPlace {
+  const account = /^arn:aws[a-z-]*:iam::(\d{12}):role\//.exec(role)?.[1] ?? '';
+  return { account, region };
 }
 
 export interface LambdaImage {
@@ -121,6 +140,9 @@ export function functionConfiguration(target: string, config: LambdaTargetConfig
   if (timeoutS < 1 || timeoutS > 900) {
     throw new LambdaInputError('LAMBDA_BAD_VALUE', 'job.timeout', `Lambda functions run for at most 900 s (15 min), not ${timeoutS} s`, 'set job.timeout to 15m or less, or run the job on AWS Batch');
   }
+  if ((job.resources?.gpu ?? 0) > 0) {
+    throw new LambdaInputError('LAMBDA_BAD_VALUE', 'job.resources.gpu', 'Lambda functions have no GPUs', 'remove job.resources.gpu, or run the job on AWS Batch (EC2) or Kubernetes');
+  }
   const storage = config.ephemeralStorage === undefined ? 512 * MIB : (parseMemory(config.ephemeralStorage) ?? 0);
   const storageMb = Math.ceil(storage / MIB);
   if (storageMb < 512 || storageMb > 10240) {
@@ -135,12 +157,22 @@ export function functionConfiguration(target: string, config: LambdaTargetConfig
   if (envBytes > 4096) {
     throw new LambdaInputError('LAMBDA_BAD_VALUE', 'job.env', `the environment is ${envBytes} bytes; Lambda takes 4 KB in all`, 'move large values to SSM Parameter Store or Secrets Manager and read them at start');
   }
+  const architecture = lambdaArchitecture(image.platform);
+  if (config.architecture !== undefined && config.architecture !== architecture) {
+    const platform = config.architecture === 'arm64' ? 'linux/arm64' : 'linux/amd64';
+    throw new LambdaInputError(
+      'LAMBDA_ARCHITECTURE_MISMATCH',
+      `targets.${target}.architecture`,
+      `the function is declared ${config.architecture}, but the image is ${image.platform} (${architecture}); Lambda would fail to start it`,
+      `build for ${platform} (image.platform or --platform ${platform}), or remove architecture to take the image's`,
+    );
+  }
   const out: FunctionConfiguration = {
     FunctionName: config.functionName,
     PackageType: 'Image',
     Code: { ImageUri: image.ref },
     Role: config.role,
-    Architectures: [lambdaArchitecture(image.platform)],
+    Architectures: [architecture],
     MemorySize: memoryMb,
     Timeout: timeoutS,
     EphemeralStorage: { Size: storageMb },

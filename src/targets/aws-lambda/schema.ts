@@ -15,6 +15,10 @@ export const lambdaTargetSchema = z
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, - and _ (a function name, not an ARN)')
       .describe('The function to create or update.'),
     role: z.string().regex(ROLE_ARN, 'must be an IAM role ARN: arn:aws:iam::123456789012:role/NAME').describe('The execution role the function assumes.'),
+    architecture: z
+      .enum(['x86_64', 'arm64'])
+      .optional()
+      .describe("The function's architecture. Default: the image's own (linux/amd64 is x86_64, linux/arm64 is arm64); when set, the image must match it."),
     ephemeralStorage: z
       .string()
       .optional()
