@@ -240,13 +240,13 @@ describe('aws-batch adapter, deploy --each', () => {
     });
   });
 
-  it('refuses values that would pass ECS overrides limit before the build (check) and without any AWS call', () => {
+  it('refuses values that would pass ECS overrides limit before the build (check) and without any AWS call', async () => {
     const f = fakeApi();
     setBatchDeps({ api: () => Promise.resolve(f.api) });
     const values = Array.from({ length: 1500 }, (_, i) => `2024-01-${String(i).padStart(4, '0')}`);
     let err: unknown;
     try {
-      batchAdapter.check?.({ ...input({ queue: 'q-each' }), each: each(values) });
+      await batchAdapter.check?.({ ...input({ queue: 'q-each' }), each: each(values) });
     } catch (e) {
       err = e;
     }
@@ -255,7 +255,7 @@ describe('aws-batch adapter, deploy --each', () => {
     expect((err as FerryError).exitCode).toBe(64);
     expect(f.calls).toEqual([]);
     // 1,000 short values fit.
-    batchAdapter.check?.({ ...input({ queue: 'q-each' }), each: each(values.slice(0, 500).map((_, i) => String(i))) });
+    await batchAdapter.check?.({ ...input({ queue: 'q-each' }), each: each(values.slice(0, 500).map((_, i) => String(i))) });
   });
 
   it('keeps the key and count in the handle, and polls only the parent: children counted from its statusSummary', async () => {
