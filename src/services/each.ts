@@ -97,8 +97,8 @@ function checkKey(key: string, flag: string): void {
     });
   }
   // Batch refuses variables named AWS_BATCH*; FERRY_EACH_* are ferry's own.
-  if (/^AWS_BATCH/.test(key) || /^FERRY_EACH_/.test(key)) {
-    throw usageError('USAGE_EACH_BAD_KEY', `${flag}: ${key} is reserved (${key.startsWith('AWS_BATCH') ? 'AWS Batch sets AWS_BATCH* variables itself' : 'ferry sets FERRY_EACH_* itself'})`, {
+  if (/^AWS_BATCH/.test(key) || /^FERRY_EACH_/.test(key) || /^__ferry_/.test(key)) {
+    throw usageError('USAGE_EACH_BAD_KEY', `${flag}: ${key} is reserved (${key.startsWith('AWS_BATCH') ? 'AWS Batch sets AWS_BATCH* variables itself' : 'ferry sets FERRY_EACH_* and uses __ferry_* itself'})`, {
       where: flag,
       suggestions: ['use another name for the key'],
     });
@@ -217,7 +217,8 @@ export function failedChildrenWithValues(status: RunStatus, spec: EachSpec): (Fa
 
 /** Lines for stderr when children failed: how many, and the sample with index, value, exit code and reason. */
 export function failedChildrenReport(status: RunStatus, spec: EachSpec): string[] {
-  const failed = status.children?.failed ?? 0;
+  // The parent's summary can lag behind the children ferry listed: never say fewer failed than it names.
+  const failed = Math.max(status.children?.failed ?? 0, (status.failedChildren ?? []).length);
   if (failed === 0 && (status.failedChildren ?? []).length === 0) return [];
   const lines = [`${failed} of ${spec.values.length} children failed${(status.failedChildren ?? []).length < failed ? `; the first ${String(status.failedChildren?.length ?? 0)} ferry looked at:` : ':'}`];
   for (const c of failedChildrenWithValues(status, spec)) {

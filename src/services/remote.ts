@@ -241,7 +241,7 @@ export async function remoteDeploy(
   let submitted = false;
   opts.onContainerPhase?.((sig) =>
     !submitted
-      ? `${sig}: stopping before the run is submitted (${sig} again to exit at once)`
+      ? `${sig}: stopping before anything new is started, once the step in progress is done (${sig} again to exit at once)`
       : cancelling
         ? `${sig}: cancelling the run (${sig} again to exit at once)`
         : `${sig}: detaching; the run goes on (${sig} again to exit at once)`,

@@ -171,6 +171,11 @@ describe('ferry deploy / plan on an aws-lambda target (moto + a real registry)',
     expect(out?.state).toBe('succeeded');
     expect(out?.exitCode).toBe(0);
     expect(out?.handle.ref['action']).toBe('created');
+    // The deploy's handle is saved (one id per deploy), and `ferry status` reads the function's state back.
+    expect(out?.handle.id).toMatch(/^\d{8}-[0-9a-f]{12}$/);
+    expect(r.stderr).not.toContain('handle was not saved');
+    const st = envelope<{ state: string; handle: { id: string } }>(await run(['status', '--id', 'ferry-e2e-ingest'], dir));
+    expect(st.result).toMatchObject({ state: 'succeeded', handle: { id: out?.handle.id } });
     expect(out?.image).toMatch(new RegExp(`^${ECR_HOST.replaceAll('.', '\\.')}/team/fn@sha256:[0-9a-f]{64}$`));
     expect(writes(from)).toEqual(['POST /']);
     // The waiter polled GetFunction after the create.

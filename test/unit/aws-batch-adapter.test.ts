@@ -253,6 +253,11 @@ describe('aws-batch adapter, deploy --each', () => {
     expect(err).toBeInstanceOf(FerryError);
     expect((err as FerryError).code).toBe('USAGE_EACH_TOO_LARGE');
     expect((err as FerryError).exitCode).toBe(64);
+    // The count it suggests is the most that fit: that many pass, one more does not.
+    const fit = Number(/the first (\d+) fit/.exec((err as FerryError).suggestions.join(' '))?.[1]);
+    expect(fit).toBeGreaterThan(1);
+    await batchAdapter.check?.({ ...input({ queue: 'q-each' }), each: each(values.slice(0, fit)) });
+    await expect(Promise.resolve().then(() => batchAdapter.check?.({ ...input({ queue: 'q-each' }), each: each(values.slice(0, fit + 1)) }))).rejects.toThrow(/container overrides/);
     expect(f.calls).toEqual([]);
     // 1,000 short values fit.
     await batchAdapter.check?.({ ...input({ queue: 'q-each' }), each: each(values.slice(0, 500).map((_, i) => String(i))) });

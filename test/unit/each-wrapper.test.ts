@@ -48,7 +48,7 @@ const NASTY = [
 const PRINT = [
   process.execPath,
   '-e',
-  'const e=process.env;process.stdout.write(JSON.stringify({key:e.DATE,value:e.FERRY_EACH_VALUE,index:e.FERRY_EACH_INDEX,leaked:["i","r","n","v"].filter((k)=>k in e),argv:process.argv.slice(1)}))',
+  'const e=process.env;process.stdout.write(JSON.stringify({key:e.DATE,value:e.FERRY_EACH_VALUE,index:e.FERRY_EACH_INDEX,leaked:Object.keys(e).filter((k)=>k.startsWith("__ferry_")),i:e.i,n:e.n,argv:process.argv.slice(1)}))',
   '--',
   'arg one',
   '$NOT_EXPANDED',
@@ -75,6 +75,13 @@ describe.each(SHELLS)('the --each wrapper under %s', (_name, shell) => {
       expect(r.status).toBe(0);
       expect(JSON.parse(String(r.stdout))).toEqual({ key: want, value: want, index: String(i), leaked: [], argv: ['arg one', '$NOT_EXPANDED', '*'] });
     }
+  });
+
+  it('a key with a short name (i, n) arrives, and an inherited variable of such a name survives', () => {
+    const asKey = child(shell, ['a', 'b'], '1', { FERRY_EACH_KEY: 'i' });
+    expect(JSON.parse(String(asKey.stdout))).toMatchObject({ i: 'b', value: 'b', leaked: [] });
+    const inherited = child(shell, ['a', 'b'], '0', { n: 'keep me' });
+    expect(JSON.parse(String(inherited.stdout))).toMatchObject({ n: 'keep me', key: 'a' });
   });
 
   it('finds the last of 3,000 values', () => {

@@ -5,8 +5,8 @@
  * A deploy costs at most three API calls besides status polls: DescribeJobDefinitions,
  * RegisterJobDefinition (only when no identical ACTIVE revision exists) and SubmitJob.
  */
-import { randomBytes } from 'node:crypto';
 import type { RunContext } from '../../core/context.js';
+import { newRunId } from '../../core/run-id.js';
 import { configError, dataError, FerryError, interruptedError, usageError } from '../../core/errors.js';
 import type { CancelOutcome, DeployInput, FailedChild, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
@@ -112,20 +112,26 @@ function eachParts(input: Input, assumeShell = false): EachSubmit | undefined {
   const parts = eachSubmit(assumeShell ? { ...each, shell: each.shell ?? 'assumed before the build' } : each, input.job, input.imageEntrypoint);
   const size = overridesSize(parts.containerOverrides);
   if (size > EACH_OVERRIDES_BUDGET) {
+    // The most values, from the start of the list, that fit with the wrapper's fixed part (binary search).
+    let lo = 1;
+    let hi = each.values.length - 1;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const part = eachSubmit({ ...each, values: each.values.slice(0, mid), ...(assumeShell ? { shell: each.shell ?? 'assumed before the build' } : {}) }, input.job, input.imageEntrypoint);
+      if (overridesSize(part.containerOverrides) <= EACH_OVERRIDES_BUDGET) lo = mid;
+      else hi = mid - 1;
+    }
+    const fit = lo;
     throw usageError('USAGE_EACH_TOO_LARGE', `the ${each.values.length} values of ${each.key} (${each.source}) take ${size} bytes of the job's container overrides; Batch's containers run on ECS, which fails a job whose overrides pass 8,192 characters, and ferry keeps ${8192 - EACH_OVERRIDES_BUDGET} of them for Batch's own variables`, {
       where: each.source.startsWith('--each-file') ? each.source.slice('--each-file '.length) : '--each',
       details: { key: each.key, count: each.values.length, bytes: size, limit: EACH_OVERRIDES_BUDGET },
       suggestions: [
-        `split the values over several deploys of ${Math.max(1, Math.floor((each.values.length * EACH_OVERRIDES_BUDGET) / size) - 1)} or fewer`,
+        `split the values over several deploys: the first ${fit} fit in one`,
         'or pass short ids (a file name, a partition number) and let the job look the rest up (e.g. in S3)',
       ],
     });
   }
   return parts;
-}
-
-function newDeployId(): string {
-  return `${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(6).toString('hex')}`;
 }
 
 /** Batch job names: up to 128 letters, digits, - and _. */
@@ -171,7 +177,7 @@ export const batchAdapter: RemoteAdapter = {
           : `registers a new revision of ${def.jobDefinitionName} (none of its ${existing.length} ACTIVE revisions is identical)`,
       );
     }
-    const deployId = newDeployId();
+    const deployId = newRunId();
     const submit: SubmitJobInput = {
       jobName: jobNameFor(input.target, deployId),
       jobQueue: config.queue,

@@ -309,14 +309,16 @@ export interface EachSubmit {
  * dash, bash and busybox sh run it (test/unit/each-wrapper.test.ts).
  */
 export const EACH_WRAPPER = [
-  'i=${AWS_BATCH_JOB_ARRAY_INDEX:-0}',
-  `case $i in ''|*[!0-9]*) echo "ferry --each: AWS_BATCH_JOB_ARRAY_INDEX=$i is not an index" >&2; exit 70;; esac`,
-  `[ "$i" -lt "\${FERRY_EACH_COUNT:-0}" ] || { echo "ferry --each: index $i is not below FERRY_EACH_COUNT=$FERRY_EACH_COUNT" >&2; exit 70; }`,
-  'r=$FERRY_EACH_VALUES; n=0',
-  'while [ "$n" -lt "$i" ]; do r=${r#*"\n"}; n=$((n+1)); done',
-  'v=${r%%"\n"*}',
-  'export FERRY_EACH_INDEX="$i" FERRY_EACH_VALUE="$v" "$FERRY_EACH_KEY=$v"',
-  'unset i r n v',
+  // The script's own variables have names no job uses (a key named i or n must arrive, and an
+  // inherited variable of such a name must survive); it unsets only them.
+  '__ferry_i=${AWS_BATCH_JOB_ARRAY_INDEX:-0}',
+  `case $__ferry_i in ''|*[!0-9]*) echo "ferry --each: AWS_BATCH_JOB_ARRAY_INDEX=$__ferry_i is not an index" >&2; exit 70;; esac`,
+  `[ "$__ferry_i" -lt "\${FERRY_EACH_COUNT:-0}" ] || { echo "ferry --each: index $__ferry_i is not below FERRY_EACH_COUNT=$FERRY_EACH_COUNT" >&2; exit 70; }`,
+  '__ferry_r=$FERRY_EACH_VALUES; __ferry_n=0',
+  'while [ "$__ferry_n" -lt "$__ferry_i" ]; do __ferry_r=${__ferry_r#*"\n"}; __ferry_n=$((__ferry_n+1)); done',
+  '__ferry_v=${__ferry_r%%"\n"*}',
+  'export FERRY_EACH_INDEX="$__ferry_i" FERRY_EACH_VALUE="$__ferry_v" "$FERRY_EACH_KEY=$__ferry_v"',
+  'unset __ferry_i __ferry_r __ferry_n __ferry_v',
   'exec "$@"',
 ].join('\n');
 

@@ -14,7 +14,8 @@
  *   log tail.
  */
 import type { RunContext } from '../../core/context.js';
-import { configError, FerryError } from '../../core/errors.js';
+import { newRunId } from '../../core/run-id.js';
+import { configError, FerryError, interruptedError } from '../../core/errors.js';
 import { parseImageRef } from '../../core/image-ref.js';
 import type { DeployInput, Handle, PinnedImage, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import type { InvokeResult, RemoteAdapter, RemoteTargetConfig } from '../index.js';
@@ -177,6 +178,11 @@ export const lambdaAdapter: RemoteAdapter = {
     let arn = '';
     let action: string;
     let outcome: WaitOutcome = { ok: true };
+    // Ctrl-C before the first write changes nothing; once the function is being changed, the
+    // steps run to their end so it is not left half updated (a second Ctrl-C exits at once).
+    if (ctx.signal?.aborted === true && (create !== undefined || code !== undefined || settings !== undefined)) {
+      throw interruptedError(ctx.signal.reason, `changing function ${name}`);
+    }
     if (create !== undefined) {
       const out = await api.createFunction(create.payload as FunctionConfiguration);
       arn = out.FunctionArn ?? '';
@@ -222,7 +228,8 @@ export const lambdaAdapter: RemoteAdapter = {
     if (arn !== '') ref['functionArn'] = arn;
     if (!outcome.ok) ref['failure'] = `${outcome.state ?? ''}: ${outcome.reason ?? ''}`;
     return {
-      id: arn === '' ? name : arn,
+      // One id per deploy (the function's ARN stays in ref): the handle store names files by it.
+      id: newRunId(),
       target: input.target,
       type: 'aws-lambda',
       image: input.image.ref,

@@ -114,8 +114,9 @@ export async function createLambdaApi(where: LambdaWhere): Promise<LambdaApi> {
         return { ok: false, state: c.State === 'Failed' ? 'Failed' : 'LastUpdateStatus Failed', reason: c.StateReason ?? c.LastUpdateStatusReason ?? c.LastUpdateStatusReasonCode };
       }
       throw tempError('LAMBDA_WAIT_TIMEOUT', `${what}: the function ${name} was not ready after ${WAIT_SECONDS / 60} minutes (State ${c?.State ?? '?'}, LastUpdateStatus ${c?.LastUpdateStatus ?? '?'})`, {
-        cause: awsName(e) === 'TimeoutError' ? undefined : e,
-        details: { target: where.target, operation: 'GetFunction', state: c?.State, lastUpdateStatus: c?.LastUpdateStatus },
+        // Not even as the cause: a waiter's error message can hold GetFunction's answer, environment
+        // values included, and --debug prints causes. Its name says enough.
+        details: { target: where.target, operation: 'GetFunction', state: c?.State, lastUpdateStatus: c?.LastUpdateStatus, waiterError: awsName(e) },
         suggestions: [`see its state: aws lambda get-function --function-name ${name}`, 'run ferry deploy again once it is ready'],
       });
     }
