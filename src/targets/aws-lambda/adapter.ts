@@ -226,6 +226,8 @@ export const lambdaAdapter: RemoteAdapter = {
       }
     }
     if (arn !== '') ref['functionArn'] = arn;
+    const region = await api.region().catch(() => undefined);
+    if (region !== undefined) ref['region'] = region;
     if (!outcome.ok) ref['failure'] = `${outcome.state ?? ''}: ${outcome.reason ?? ''}`;
     return {
       // One id per deploy (the function's ARN stays in ref): the handle store names files by it.
@@ -240,7 +242,7 @@ export const lambdaAdapter: RemoteAdapter = {
 
   async status(h, _ctx): Promise<RunStatus> {
     const name = h.ref['functionName'] ?? '';
-    const api = await apiFor({ file: 'ferry.yaml', target: h.target, functionName: name });
+    const api = await apiFor({ file: 'ferry.yaml', target: h.target, functionName: name, region: h.ref['region'] });
     const fn = await api.getFunction(name);
     if (fn === undefined) return { state: 'failed', reason: `the function ${name} no longer exists` };
     return statusOf(fn.configuration);
@@ -248,7 +250,7 @@ export const lambdaAdapter: RemoteAdapter = {
 
   async invoke(h, payload, ctx): Promise<InvokeResult> {
     const name = h.ref['functionName'] ?? '';
-    const api = await apiFor({ file: 'ferry.yaml', target: h.target, functionName: name });
+    const api = await apiFor({ file: 'ferry.yaml', target: h.target, functionName: name, region: h.ref['region'] });
     // The alias, else the version this deploy published, else $LATEST: what was just deployed.
     const version = h.ref['version'];
     const qualifier = h.ref['alias'] ?? (version === undefined || version === '$LATEST' ? undefined : version);

@@ -24,6 +24,8 @@ export interface LambdaWhere {
   file: string;
   target: string;
   functionName: string;
+  /** The region a handle recorded: status and invoke ask there, whatever AWS_REGION says now. */
+  region?: string | undefined;
 }
 
 /** A function as GetFunction answers it: only what ferry reads. */
@@ -78,8 +80,9 @@ export async function createLambdaApi(where: LambdaWhere): Promise<LambdaApi> {
   // The SDK is CommonJS for Node: Node gives named exports, the bundle only the default export.
   const mod = (await import('@aws-sdk/client-lambda')) as typeof import('@aws-sdk/client-lambda') & { default?: typeof import('@aws-sdk/client-lambda') };
   const sdk = mod.default ?? mod;
-  const client: LambdaClient = new sdk.LambdaClient({});
-  const once: LambdaClient = new sdk.LambdaClient({ maxAttempts: 1 });
+  const pinned = where.region === undefined ? {} : { region: where.region };
+  const client: LambdaClient = new sdk.LambdaClient({ ...pinned });
+  const once: LambdaClient = new sdk.LambdaClient({ ...pinned, maxAttempts: 1 });
   let secretsKnown = false;
   const ensureSecrets = async (): Promise<void> => {
     if (secretsKnown) return;
