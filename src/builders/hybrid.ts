@@ -27,7 +27,7 @@ import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, configPlatform, MAX_CONFI
 import { readLimited } from '../infra/http.js';
 import { scanContext, cleanSource, matchSources, subtree } from './native/context.js';
 import { createIgnoreMatcher, parseDockerignore } from './native/dockerignore.js';
-import { instructionNeedsEngine, isRemoteSource, resolveCopySource, type BuildPlan, type Instruction, type ResolvedStage } from './native/dockerfile.js';
+import { externalImages, instructionNeedsEngine, isRemoteSource, parseMountSpec, type BuildPlan, type Instruction, type ResolvedStage } from './native/dockerfile.js';
 import { resolveBase, type BaseImage, type BuiltImage, type BuiltLayer, type RegistryPool } from './native/builder.js';
 
 export const PREFIX_TAG_PREFIX = 'ferry-prefix-';
@@ -122,7 +122,10 @@ export async function prefixKey(input: PrefixKeyInput): Promise<string> {
     const b = await resolveBase(ref, input.platform, `${file}:${line}`, input);
     bases.push(`${ref}@${b.digest}`);
   };
-  for (const s of prefixStages) if (s.base.kind === 'image') await imageDigest(s.base.ref, s.from.line);
+  // Every image the prefix reads, by digest: FROM bases, COPY --from and RUN --mount (bind) images.
+  for (const img of externalImages(plan, { stages: prefixStages, untilLine: split.last.line })) {
+    if (img.via !== 'mount' || img.mountType === 'bind') await imageDigest(img.ref, img.line);
+  }
   const ignoreText = await readFile(path.join(input.contextDir, '.dockerignore'), 'utf8').catch(() => undefined);
   const ctx = await scanContext(input.contextDir, ignoreText === undefined ? undefined : createIgnoreMatcher(parseDockerignore(ignoreText)), input.excludeFromContext);
   const read = new Set<string>();
@@ -149,26 +152,18 @@ export async function prefixKey(input: PrefixKeyInput): Promise<string> {
   };
   for (const i of plan.dockerfile.instructions) {
     if (i.line > split.last.line) break;
-    if (i.kind === 'COPY' && i.from !== undefined) {
-      // Another stage is hashed through its own instructions; an image through its digest.
-      const src = resolveCopySource(plan, i);
-      if (src?.kind === 'image') await imageDigest(src.ref, i.line);
-      continue;
-    }
+    // Another stage is hashed through its own instructions; an image through its digest (above).
+    if (i.kind === 'COPY' && i.from !== undefined) continue;
     if (i.kind === 'COPY' || i.kind === 'ADD') {
       for (const src of i.sources) if (!isRemoteSource(src)) addSource(src, i.line);
       continue;
     }
     if (i.kind === 'RUN') {
       for (const m of i.mounts) {
-        const f = parseMount(m);
+        const f = parseMountSpec(m);
         if ((f.get('type') ?? 'bind') !== 'bind') continue;
-        const from = f.get('from');
-        if (from !== undefined) {
-          // A stage is covered by its own instructions; anything else is an image.
-          if (!plan.stages.some((st) => st.name === from.toLowerCase() || String(st.index) === from)) await imageDigest(from, i.line);
-          continue;
-        }
+        // A stage is covered by its own instructions; an image by its digest (above).
+        if (f.get('from') !== undefined) continue;
         const source = f.get('source') ?? f.get('src') ?? '.';
         if (source === '.' || source === '' || source === '/') wholeContext = true;
         else addSource(source, i.line);
@@ -192,17 +187,6 @@ export async function prefixKey(input: PrefixKeyInput): Promise<string> {
     files,
   });
   return Digest.of(description).hex;
-}
-
-/** `type=bind,source=x,target=/y` (RUN --mount) as a map; `src`/`source`, `dst`/`target` both kept. */
-function parseMount(spec: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of spec.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
-    else if (part.trim() !== '') out.set(part.trim().toLowerCase(), 'true');
-  }
-  return out;
 }
 
 /** A prefix image: as the suffix's base, plus its own manifest and config (to tag it in a registry). */

@@ -9,13 +9,14 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dataError, FerryError, unavailableError } from '../core/errors.js';
+import { parseImageRef } from '../core/image-ref.js';
 import { Digest } from '../image/digest.js';
 import { encodeJson } from '../image/json-blob.js';
 import { convertLayerMediaType, MediaType } from '../image/media-types.js';
 import { formatPlatform } from '../image/platform.js';
 import { configPlatform, type HistoryEntry, type ImageManifest } from '../image/types.js';
 import { buildNative, resolveBase, warnUnusedBuildArgs, type BaseImage, type BuiltImage, type BuiltLayer, type NativeBuildRequest } from './native/builder.js';
-import { findNativeBlocker, parseDockerfile, platformArgs, resolveBuildPlan, type BuildPlan, type Dockerfile } from './native/dockerfile.js';
+import { externalImages, findNativeBlocker, parseDockerfile, platformArgs, resolveBuildPlan, type BuildPlan, type Dockerfile } from './native/dockerfile.js';
 import { importLayers, readDirTransport, readDockerArchive, type EngineImageFiles } from './engine/import.js';
 import { containersToolEngine } from './engine/containers-tools.js';
 import { ANNOTATION_BASE_LAYERS, lookupLocalPrefix, lookupRegistryPrefix, placeholderRef, planHybrid, prefixKey, storeLocalPrefix, type HybridSplit, type PrefixImage } from './hybrid.js';
@@ -32,6 +33,8 @@ export interface BuildRequest extends NativeBuildRequest {
   secrets: BuildSecret[];
   ssh: string[];
   insecureRegistries: string[];
+  /** registries.HOST.endpoint from ferry.yaml: host → URL (engines are told, see EngineBuildRequest). */
+  registryEndpoints?: Readonly<Record<string, string>> | undefined;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal | undefined;
   /** The engines to consider, by kind (tests give their own; default: the real ones). */
@@ -237,6 +240,9 @@ function engineHelp(kind: EngineKind): string[] {
 async function buildWithEngine(engine: Engine, df: Dockerfile, plan: BuildPlan, req: BuildRequest): Promise<BuildOutcome> {
   const workDir = await mkdtemp(path.join(req.cache.dir, `engine-${process.pid}-`));
   try {
+    // Before the engine starts: the credentials ferry has for the registries it will pull from
+    // (an ECR token that cannot be had fails the build here, with its ECR_* code).
+    const { pullHosts, registryAuth } = await engineRegistryAccess(plan, req);
     // The base is resolved first (and in parallel with nothing: it is a few small requests) so
     // that layers the registry already has are neither compressed nor uploaded again.
     const base = await engineBase(plan, req);
@@ -254,6 +260,9 @@ async function buildWithEngine(engine: Engine, df: Dockerfile, plan: BuildPlan, 
       ssh: req.ssh,
       mirrors: req.mirrors,
       insecureRegistries: req.insecureRegistries,
+      endpoints: req.registryEndpoints,
+      pullHosts,
+      registryAuth,
       reporter: req.reporter,
       env: req.env,
       workDir,
@@ -265,6 +274,35 @@ async function buildWithEngine(engine: Engine, df: Dockerfile, plan: BuildPlan, 
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The registries the build's stages pull from (FROM, COPY --from and RUN --mount from= images),
+ * and for each one ferry has credentials of its own for (ECR: GetAuthorizationToken, as a push
+ * gets them), those credentials. Hosts of other registries are left to the engine's own files.
+ */
+async function engineRegistryAccess(
+  plan: BuildPlan,
+  req: BuildRequest,
+): Promise<{ pullHosts: string[]; registryAuth: Record<string, { username: string; password: string }> }> {
+  const hosts = new Set<string>();
+  for (const img of externalImages(plan)) {
+    // An unexpanded variable (RUN --mount from=$X) names no host ferry can know.
+    if (img.ref.includes('$')) continue;
+    try {
+      hosts.add(parseImageRef(img.ref).registry);
+    } catch {
+      // Not a valid reference: the engine says so in its own words.
+    }
+  }
+  const registryAuth: Record<string, { username: string; password: string }> = {};
+  for (const host of hosts) {
+    const c = await req.registries.engineCredential?.(host);
+    if (c === undefined) continue;
+    registryAuth[host] = { username: c.username, password: c.password };
+    req.reporter.debug(`engine credentials for ${host}: ${c.source}`);
+  }
+  return { pullHosts: [...hosts], registryAuth };
 }
 
 async function readEngineOutput(out: EngineOutput, kind: EngineKind): Promise<EngineImageFiles> {

@@ -63,7 +63,7 @@ export const registrySettingsSchema = z
     endpoint: endpointUrl
       .optional()
       .describe(
-        "Send this registry's API traffic to another address (a proxy, a pull-through setup, a test registry standing in for the real one), keeping the image's own name and this host's credentials. An http:// endpoint means plain HTTP, as insecure does.",
+        "Send this registry's API traffic to another address (a proxy, a pull-through setup, a test registry standing in for the real one), keeping the image's own name and this host's credentials. An http:// endpoint means plain HTTP, as insecure does. podman and buildah builds pull through it too; a Docker daemon cannot be redirected.",
       ),
     ecr: ecrSettingsSchema.optional(),
   })

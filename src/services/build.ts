@@ -136,6 +136,7 @@ export async function prepareAndBuild(opts: BuildOptions, ctx: RunContext): Prom
       secrets,
       ssh,
       insecureRegistries: insecureHosts(loaded.config.registries),
+      registryEndpoints: registryEndpoints(loaded.config.registries),
       env: ctx.env,
       signal: ctx.signal,
       prefixRepo: name === undefined ? undefined : { registry: name.registry, repository: name.repository },
@@ -289,6 +290,17 @@ function insecureHosts(registries: LoadedConfig['config']['registries']): string
   for (const [host, v] of Object.entries(registries)) {
     if (host === 'mirrors' || Array.isArray(v) || typeof v !== 'object') continue;
     if ((v as { insecure?: unknown }).insecure === true) out.push(host);
+  }
+  return out;
+}
+
+/** registries.HOST.endpoint, host → URL. */
+function registryEndpoints(registries: LoadedConfig['config']['registries']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [host, v] of Object.entries(registries)) {
+    if (host === 'mirrors' || Array.isArray(v) || typeof v !== 'object') continue;
+    const endpoint = (v as { endpoint?: unknown }).endpoint;
+    if (typeof endpoint === 'string') out[host] = endpoint;
   }
   return out;
 }

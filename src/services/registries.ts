@@ -2,6 +2,7 @@ import type { Reporter } from '../core/context.js';
 import { normalizeRegistryHost } from '../core/image-ref.js';
 import { HttpClient } from '../infra/http.js';
 import { RegistryClient } from '../registry/client.js';
+import { resolveCredentials } from '../registry/credentials.js';
 import { parseEcrHost } from '../registry/ecr/hosts.js';
 import { EcrRegistry } from '../registry/ecr/registry.js';
 import type { RegistryPool } from '../builders/native/builder.js';
@@ -58,6 +59,27 @@ export class SharedRegistryPool implements RegistryPool {
       this.clients.set(host, c);
     }
     return c;
+  }
+
+  /**
+   * Credentials ferry itself has for `registry` through its ECR support, to hand to a container
+   * engine that pulls from it: the same resolution a pull by ferry makes (flags for the push
+   * destination, then GetAuthorizationToken, then the docker config when AWS has no credentials).
+   * Undefined for any host that is not ECR (the engine reads the user's own files for those). A
+   * token that cannot be had throws the ECR_* error.
+   */
+  async engineCredential(registry: string): Promise<{ username: string; password: string; source: string } | undefined> {
+    const host = normalizeRegistryHost(registry);
+    if (parseEcrHost(host) === undefined) return undefined;
+    const explicit = this.opts.explicit !== undefined && normalizeRegistryHost(this.opts.explicit.registry) === host ? this.opts.explicit : undefined;
+    const ecr = explicit === undefined ? this.ecrRegistry(host) : undefined;
+    const r = await resolveCredentials(host, {
+      env: this.opts.env,
+      ...(explicit !== undefined ? { explicit: { username: explicit.username, password: explicit.password } } : {}),
+      ...(ecr === undefined ? {} : { ecr }),
+    });
+    if (r.credential.kind !== 'basic') return undefined;
+    return { username: r.credential.username, password: r.credential.password, source: r.source };
   }
 
   /**

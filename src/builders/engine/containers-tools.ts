@@ -9,12 +9,13 @@
  *   is off).
  * - Isolation is left to the engine's own setting (BUILDAH_ISOLATION, containers.conf).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { unavailableError, FerryError } from '../../core/errors.js';
 import { formatPlatform } from '../../image/platform.js';
 import { runProcess } from '../../infra/process.js';
-import { registriesConf } from './registries-conf.js';
+import { engineAuthFile } from './auth-file.js';
+import { endpointLocation, registriesConf } from './registries-conf.js';
 import { buildFailed, StepTracker } from './step-errors.js';
 import type { Engine, EngineBuildRequest, EngineOutput } from './types.js';
 
@@ -42,9 +43,10 @@ async function toolAvailable(tool: Tool, env: NodeJS.ProcessEnv): Promise<true |
   }
 }
 
-export function buildArgs(tool: Tool, req: EngineBuildRequest, iidFile: string, ignoreFile?: string): string[] {
+export function buildArgs(tool: Tool, req: EngineBuildRequest, iidFile: string, ignoreFile?: string, authFile?: string): string[] {
   const args = [tool === 'buildah' ? 'bud' : 'build', '--format', 'docker', '--layers', '--iidfile', iidFile, '-f', req.dockerfile];
   if (ignoreFile !== undefined) args.push('--ignorefile', ignoreFile);
+  if (authFile !== undefined) args.push('--authfile', authFile);
   args.push('--platform', formatPlatform(req.platform));
   for (const [k, v] of Object.entries(req.buildArgs)) args.push('--build-arg', `${k}=${v}`);
   if (req.target !== undefined) args.push('--target', req.target);
@@ -59,17 +61,18 @@ export function buildArgs(tool: Tool, req: EngineBuildRequest, iidFile: string, 
 async function buildWith(tool: Tool, req: EngineBuildRequest): Promise<EngineOutput> {
   const env: NodeJS.ProcessEnv = { ...req.env };
   await mkdir(req.workDir, { recursive: true });
-  const conf = await registriesConf({ mirrors: req.mirrors, insecure: req.insecureRegistries, env: req.env });
+  const conf = await registriesConf({ mirrors: req.mirrors, insecure: req.insecureRegistries, endpoints: req.endpoints, env: req.env });
   if (conf !== undefined) {
     const confPath = path.join(req.workDir, 'registries.conf');
     await writeFile(confPath, conf);
     env['CONTAINERS_REGISTRIES_CONF'] = confPath;
     req.reporter.debug(`${tool}: registries.conf for this build at ${confPath}`);
   }
+  const pullAuthFile = await authFileFor(tool, req);
   const ignoreFile = await ignoreFileFor(req);
   const iidFile = path.join(req.workDir, 'iid');
   const tracker = new StepTracker(req.parsed);
-  const args = buildArgs(tool, req, iidFile, ignoreFile);
+  const args = buildArgs(tool, req, iidFile, ignoreFile, pullAuthFile);
   req.reporter.info(`building with ${tool}`);
   req.reporter.debug(`${tool} ${args.join(' ')}`);
   const r = await runProcess(tool, args, {
@@ -102,6 +105,28 @@ async function buildWith(tool: Tool, req: EngineBuildRequest): Promise<EngineOut
     });
   }
   return { format: 'dir-transport', dir, imageId };
+}
+
+/**
+ * The credentials ferry has for the registries this build pulls from (ECR tokens), with the user's
+ * own entries (see auth-file.ts), in a 0600 file of the work dir (removed with it). Each goes under
+ * its host and, when registries.HOST.endpoint redirects the host, under the endpoint's host too:
+ * containers/image asks for the credentials of the registry it contacts.
+ */
+async function authFileFor(tool: Tool, req: EngineBuildRequest): Promise<string | undefined> {
+  const auth = Object.entries(req.registryAuth ?? {});
+  if (auth.length === 0) return undefined;
+  const entries: Record<string, { username: string; password: string }> = {};
+  for (const [host, c] of auth) {
+    entries[host] = c;
+    const endpoint = req.endpoints?.[host];
+    if (endpoint !== undefined) entries[endpointLocation(endpoint).host] = c;
+  }
+  const file = path.join(req.workDir, 'auth.json');
+  await writeFile(file, await engineAuthFile({ entries, env: req.env }), { mode: 0o600 });
+  await chmod(file, 0o600);
+  req.reporter.debug(`${tool}: auth file for this build at ${file} (the user's entries, and ferry's for ${Object.keys(entries).join(', ')})`);
+  return file;
 }
 
 /**

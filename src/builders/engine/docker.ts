@@ -56,6 +56,7 @@ async function build(req: EngineBuildRequest): Promise<EngineOutput> {
   try {
     await client.ping();
     req.reporter.info(`building with docker (${describeEndpoint(endpoint)})`);
+    warnEndpoints(req);
     await pullThroughMirrors(client, req);
     const ctx = await contextTar(req.contextDir, req.dockerfile, req.exclude);
     const tracker = new StepTracker(req.parsed);
@@ -70,6 +71,8 @@ async function build(req: EngineBuildRequest): Promise<EngineOutput> {
           platform: formatPlatform(req.platform),
           labels: req.labels,
           noCache: req.noCache,
+          // ferry's own credentials (ECR tokens) for the registries FROM pulls from (X-Registry-Config).
+          ...(req.registryAuth !== undefined && Object.keys(req.registryAuth).length > 0 ? { registryAuth: { ...req.registryAuth } } : {}),
           ...(req.signal !== undefined ? { signal: req.signal } : {}),
         },
         (line) => {
@@ -91,6 +94,20 @@ async function build(req: EngineBuildRequest): Promise<EngineOutput> {
     return { format: 'docker-archive', dir, imageId: id };
   } finally {
     await client.close();
+  }
+}
+
+/**
+ * A Docker daemon pulls from the registry an image names, and the Engine API has no way to send a
+ * host elsewhere: registries.HOST.endpoint cannot apply. Said plainly rather than ignored.
+ */
+function warnEndpoints(req: EngineBuildRequest): void {
+  for (const host of req.pullHosts ?? []) {
+    const endpoint = req.endpoints?.[host];
+    if (endpoint === undefined) continue;
+    req.reporter.warn(
+      `registries.${host}.endpoint (${endpoint}) does not apply to the docker builder: the Docker daemon pulls ${host} images from ${host} itself; build with --builder podman or buildah to use the endpoint`,
+    );
   }
 }
 

@@ -13,13 +13,27 @@ export interface RegistriesConfInput {
   mirrors?: Readonly<Record<string, string | readonly string[]>> | undefined;
   /** Hosts (host[:port]) to reach over plain HTTP or without TLS verification. */
   insecure: readonly string[];
+  /**
+   * registries.HOST.endpoint: host → the URL ferry.yaml sends that host's traffic to. Written as
+   * `[[registry]] prefix = HOST, location = endpoint`, insecure when the endpoint is http:// or
+   * either name is insecure; image names (and the build's FROM lines) keep HOST.
+   */
+  endpoints?: Readonly<Record<string, string>> | undefined;
   env: NodeJS.ProcessEnv;
+}
+
+/** Where registries.conf sends an endpoint's traffic: host[:port][/path], no scheme. */
+export function endpointLocation(endpoint: string): { location: string; host: string; plainHttp: boolean } {
+  const u = new URL(endpoint);
+  const p = u.pathname.replace(/\/+$/, '');
+  return { location: `${u.host}${p}`, host: u.host, plainHttp: u.protocol === 'http:' };
 }
 
 /** The text of registries.conf for the build, or undefined when ferry has nothing to add. */
 export async function registriesConf(input: RegistriesConfInput): Promise<string | undefined> {
   const mirrors = Object.entries(input.mirrors ?? {});
-  if (mirrors.length === 0 && input.insecure.length === 0) return undefined;
+  const endpoints = new Map(Object.entries(input.endpoints ?? {}).map(([h, e]) => [h, endpointLocation(e)]));
+  if (mirrors.length === 0 && input.insecure.length === 0 && endpoints.size === 0) return undefined;
   const user = await userConf(input.env);
   const insecure = new Set(input.insecure);
   const hostOf = (location: string): string => location.split('/')[0] ?? location;
@@ -28,10 +42,22 @@ export async function registriesConf(input: RegistriesConfInput): Promise<string
   if (!/^\s*unqualified-search-registries\s*=/m.test(user)) top.push('unqualified-search-registries = ["docker.io"]');
   const tables: string[] = [];
   const described = new Set<string>();
+  /** The registry itself, or the endpoint ferry.yaml names for it. */
+  const registryTable = (registry: string): string[] => {
+    const ep = endpoints.get(registry);
+    const location = ep?.location ?? registry;
+    const isInsecure = insecure.has(registry) || (ep !== undefined && (ep.plainHttp || insecure.has(ep.host)));
+    return ['[[registry]]', `prefix = ${q(registry)}`, `location = ${q(location)}`, ...(isInsecure ? ['insecure = true'] : [])];
+  };
   for (const [registry, target] of mirrors) {
     const list = typeof target === 'string' ? [target] : [...target];
-    tables.push('[[registry]]', `prefix = ${q(registry)}`, `location = ${q(registry)}`, ...(insecure.has(registry) ? ['insecure = true'] : []));
+    tables.push(...registryTable(registry));
     for (const m of list) tables.push('[[registry.mirror]]', `location = ${q(m)}`, ...(insecure.has(hostOf(m)) ? ['insecure = true'] : []));
+    described.add(registry);
+  }
+  for (const registry of endpoints.keys()) {
+    if (described.has(registry)) continue;
+    tables.push(...registryTable(registry));
     described.add(registry);
   }
   for (const host of insecure) {

@@ -29,6 +29,15 @@ export interface EngineBuildRequest {
   ssh: string[];
   mirrors?: Readonly<Record<string, string | readonly string[]>> | undefined;
   insecureRegistries: string[];
+  /** registries.HOST.endpoint from ferry.yaml: host → URL. */
+  endpoints?: Readonly<Record<string, string>> | undefined;
+  /** The registries (host[:port]) the Dockerfile pulls from, for this build's stages. */
+  pullHosts?: readonly string[] | undefined;
+  /**
+   * Credentials ferry got itself (ECR tokens) for hosts in pullHosts, for this one build. Never
+   * printed: registered for redaction, written only to the build's work dir or a request header.
+   */
+  registryAuth?: Readonly<Record<string, { username: string; password: string }>> | undefined;
   reporter: Reporter;
   env: NodeJS.ProcessEnv;
   /** Absolute paths never sent as context (ferry's own .ferry/ and --output directories). */

@@ -47,6 +47,8 @@ import { StageFs } from './stage-fs.js';
 /** Gives a registry client for a registry host (credentials and TLS settings are the pool's). */
 export interface RegistryPool {
   client(registry: string): RegistryClient;
+  /** Credentials ferry has for `registry` of its own (ECR tokens), for an engine's pulls; see SharedRegistryPool. */
+  engineCredential?(registry: string): Promise<{ username: string; password: string; source: string } | undefined>;
 }
 
 export interface NativeBuildRequest {

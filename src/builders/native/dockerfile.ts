@@ -1618,6 +1618,84 @@ export function resolveCopySource(plan: BuildPlan, copy: CopyInstruction): CopyS
   return copySourceIn(plan.dockerfile, plan.stages, copy);
 }
 
+/** `type=bind,source=x,target=/y` (RUN --mount) as a map; `src`/`source`, `dst`/`target` both kept. */
+export function parseMountSpec(spec: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+    else if (part.trim() !== '') out.set(part.trim().toLowerCase(), 'true');
+  }
+  return out;
+}
+
+/** An image (not a stage) a build reads: a FROM base, a COPY --from, a RUN --mount from=. */
+export interface ExternalImage {
+  ref: string;
+  line: number;
+  via: 'from' | 'copy' | 'mount';
+  /** RUN --mount only: its type (bind when not given). */
+  mountType?: string;
+}
+
+/**
+ * The images `stages` read, in order: their FROM images first, then, instruction by instruction
+ * (up to `untilLine`), COPY --from and RUN --mount from= images. Stage names and indices are not
+ * images; `scratch` is nothing to pull. Repeats are kept (callers hash them in order).
+ * Default stages: those the target needs, and those its RUN --mount from= name (transitively).
+ */
+export function externalImages(plan: BuildPlan, opts: { stages?: readonly ResolvedStage[]; untilLine?: number } = {}): ExternalImage[] {
+  const stageNamed = (from: string): ResolvedStage | undefined => plan.stages.find((st) => st.name === from.toLowerCase() || String(st.index) === from);
+  const stages = opts.stages ?? mountClosure(plan, stageNamed);
+  const until = opts.untilLine ?? Number.POSITIVE_INFINITY;
+  const out: ExternalImage[] = [];
+  for (const s of stages) if (s.base.kind === 'image') out.push({ ref: s.base.ref, line: s.from.line, via: 'from' });
+  for (const s of stages) {
+    for (const i of s.instructions) {
+      if (i.line > until) break;
+      if (i.kind === 'COPY' && i.from !== undefined) {
+        const src = resolveCopySource(plan, i);
+        if (src?.kind === 'image') out.push({ ref: src.ref, line: i.line, via: 'copy' });
+      } else if (i.kind === 'RUN') {
+        for (const m of i.mounts) {
+          const f = parseMountSpec(m);
+          const from = f.get('from');
+          if (from === undefined || from === '' || stageNamed(from) !== undefined) continue;
+          out.push({ ref: from, line: i.line, via: 'mount', mountType: f.get('type') ?? 'bind' });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** plan.required, plus the stages RUN --mount from= reaches (the plan's dependencies omit them). */
+function mountClosure(plan: BuildPlan, stageNamed: (from: string) => ResolvedStage | undefined): ResolvedStage[] {
+  const needed = new Set(plan.required.map((s) => s.index));
+  const visit = (s: ResolvedStage): void => {
+    for (const d of s.dependsOn) {
+      const st = plan.stages[d];
+      if (st !== undefined && !needed.has(d)) {
+        needed.add(d);
+        visit(st);
+      }
+    }
+    for (const i of s.instructions) {
+      if (i.kind !== 'RUN') continue;
+      for (const m of i.mounts) {
+        const from = parseMountSpec(m).get('from');
+        const st = from === undefined ? undefined : stageNamed(from);
+        if (st !== undefined && !needed.has(st.index)) {
+          needed.add(st.index);
+          visit(st);
+        }
+      }
+    }
+  };
+  for (const s of plan.required) visit(s);
+  return plan.stages.filter((s) => needed.has(s.index));
+}
+
 function detectCycle(df: Dockerfile, stages: readonly ResolvedStage[]): void {
   const state = new Map<number, 'visiting' | 'done'>();
   const visit = (i: number): void => {
