@@ -1,17 +1,10 @@
-import {
-  BatchClient,
-  CreateComputeEnvironmentCommand,
-  CreateJobQueueCommand,
-  DescribeJobDefinitionsCommand,
-  DescribeJobsCommand,
-  ListJobsCommand,
-} from '@aws-sdk/client-batch';
-import { GetAuthorizationTokenCommand, ECRClient } from '@aws-sdk/client-ecr';
+import { BatchClient, DescribeJobDefinitionsCommand, DescribeJobsCommand, ListJobsCommand } from '@aws-sdk/client-batch';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ecrPassword, setUpBatch as setUpMotoBatch } from '../helpers/aws-batch.js';
 import { envelope, ferry, type CliResult } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { MOTO_ACCOUNT, startMoto, type Moto } from '../helpers/moto.js';
@@ -105,39 +98,8 @@ async function jobsInQueue(): Promise<number> {
   return out.jobSummaryList?.length ?? 0;
 }
 
-/** moto's IAM, through its Query API: the compute environment needs an existing service role. */
-async function createRole(motoUrl: string, name: string): Promise<string> {
-  const body = new URLSearchParams({
-    Action: 'CreateRole',
-    Version: '2010-05-08',
-    RoleName: name,
-    AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'batch.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-  });
-  const res = await fetch(motoUrl, {
-    method: 'POST',
-    body,
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: 'AWS4-HMAC-SHA256 Credential=AKIAFERRYTESTKEY0001/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0',
-    },
-  });
-  const text = await res.text();
-  expect(res.status, text).toBe(200);
-  return `arn:aws:iam::${MOTO_ACCOUNT}:role/${name}`;
-}
-
-const credentials = { accessKeyId: 'AKIAFERRYTESTKEY0001', secretAccessKey: 'x' };
-
 /** Docker-less Batch in this moto (jobs end without running), a compute environment and QUEUE. */
-async function setUpBatch(motoUrl: string): Promise<BatchClient> {
-  const cfg = await fetch(`${motoUrl}/moto-api/config`, { method: 'POST', body: JSON.stringify({ batch: { use_docker: false } }), headers: { 'content-type': 'application/json' } });
-  expect(cfg.status).toBe(201);
-  const client = new BatchClient({ region: 'us-east-1', endpoint: motoUrl, credentials });
-  const role = await createRole(motoUrl, 'ferry-batch-service');
-  const ce = await client.send(new CreateComputeEnvironmentCommand({ computeEnvironmentName: 'ferry-e2e-ce', type: 'UNMANAGED', state: 'ENABLED', serviceRole: role }));
-  await client.send(new CreateJobQueueCommand({ jobQueueName: QUEUE, priority: 1, state: 'ENABLED', computeEnvironmentOrder: [{ order: 1, computeEnvironment: ce.computeEnvironmentArn ?? '' }] }));
-  return client;
-}
+const setUpBatch = (motoUrl: string): Promise<BatchClient> => setUpMotoBatch(motoUrl, QUEUE, { useDocker: false });
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-batch-'));
@@ -146,10 +108,7 @@ beforeAll(async () => {
   aws = await startFaultProxy(moto.url, [], 1_800_000);
   batch = await setUpBatch(moto.url);
   // The registry accepts exactly the token moto's ECR hands out.
-  const ecr = new ECRClient({ region: 'us-east-1', endpoint: moto.url, credentials });
-  const t = await ecr.send(new GetAuthorizationTokenCommand({}));
-  const password = Buffer.from(t.authorizationData?.[0]?.authorizationToken ?? '', 'base64').toString('utf8').slice('AWS:'.length);
-  registry = await startRegistry({ mode: 'htpasswd', extraUsers: { AWS: password } });
+  registry = await startRegistry({ mode: 'htpasswd', extraUsers: { AWS: await ecrPassword(moto.url) } });
 }, 180_000);
 
 afterAll(async () => {
