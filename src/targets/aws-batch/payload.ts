@@ -4,7 +4,7 @@
  * (RegisterJobDefinition, SubmitJob, DescribeJobs).
  */
 import { parseCpu, parseDuration, parseMemory } from '../../core/quantities.js';
-import type { RunState, RunStatus } from '../../core/target.js';
+import type { DeployInput, RunState, RunStatus } from '../../core/target.js';
 import type { BatchTargetConfig } from './schema.js';
 
 export interface BatchJobInput {
@@ -16,13 +16,8 @@ export interface BatchJobInput {
   platform: string;
   /** The image's ENTRYPOINT, which Batch can keep but never replace. */
   imageEntrypoint?: string[] | undefined;
-  job: {
-    command?: string[] | undefined;
-    args?: string[] | undefined;
-    env: Record<string, string>;
-    resources?: { cpu?: string | number | undefined; memory?: string | number | undefined; gpu?: number | undefined } | undefined;
-    timeout?: string | undefined;
-  };
+  /** ferry.yaml's `job`, as every target gets it. */
+  job: DeployInput<unknown>['job'];
 }
 
 export interface KeyValue {
