@@ -8,11 +8,10 @@
  * The second half of the issue's benchmark (DescribeJobs calls per poll for a 1,000-child array
  * job) is bench/batch-array-poll.ts.
  */
-import { BatchClient, CreateComputeEnvironmentCommand, CreateJobQueueCommand } from '@aws-sdk/client-batch';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ecrPassword, setUpBatch } from '../test/helpers/aws-batch.js';
 import { startFaultProxy } from '../test/helpers/fault-proxy.js';
 import { MOTO_ACCOUNT, startMoto } from '../test/helpers/moto.js';
 import { startRegistry } from '../test/helpers/registry.js';
@@ -21,7 +20,6 @@ import { benchMain, elapsedS, ferry, log, machine, machineLine, runsFor, table, 
 const NAME = 'batch-api-calls';
 const ECR_HOST = `${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`;
 const QUEUE = 'ferry-bench-queue';
-const credentials = { accessKeyId: 'AKIAFERRYBENCHKEY001', secretAccessKey: 'x' };
 const POLLS = new Set(['describejobs']);
 
 await benchMain(NAME, async (c) => {
@@ -32,21 +30,8 @@ await benchMain(NAME, async (c) => {
   c.add(() => moto.stop());
   const proxy = await startFaultProxy(moto.url, [], 1_800_000);
   c.add(() => proxy.stop());
-  const cfg = await fetch(`${moto.url}/moto-api/config`, { method: 'POST', body: JSON.stringify({ batch: { use_docker: false } }), headers: { 'content-type': 'application/json' } });
-  if (cfg.status !== 201) throw new Error(`moto config: ${cfg.status}`);
-  // moto's IAM: the compute environment needs a service role that exists.
-  const role = await fetch(moto.url, {
-    method: 'POST',
-    body: new URLSearchParams({ Action: 'CreateRole', Version: '2010-05-08', RoleName: 'bench-batch', AssumeRolePolicyDocument: '{"Version":"2012-10-17","Statement":[]}' }),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'AWS4-HMAC-SHA256 Credential=AKIAFERRYBENCHKEY001/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0' },
-  });
-  if (role.status !== 200) throw new Error(`moto CreateRole: ${role.status}`);
-  const batch = new BatchClient({ region: 'us-east-1', endpoint: moto.url, credentials });
-  const ce = await batch.send(new CreateComputeEnvironmentCommand({ computeEnvironmentName: 'bench-ce', type: 'UNMANAGED', state: 'ENABLED', serviceRole: `arn:aws:iam::${MOTO_ACCOUNT}:role/bench-batch` }));
-  await batch.send(new CreateJobQueueCommand({ jobQueueName: QUEUE, priority: 1, state: 'ENABLED', computeEnvironmentOrder: [{ order: 1, computeEnvironment: ce.computeEnvironmentArn ?? '' }] }));
-  const t = await new ECRClient({ region: 'us-east-1', endpoint: moto.url, credentials }).send(new GetAuthorizationTokenCommand({}));
-  const password = Buffer.from(t.authorizationData?.[0]?.authorizationToken ?? '', 'base64').toString('utf8').slice('AWS:'.length);
-  const registry = await startRegistry({ mode: 'htpasswd', extraUsers: { AWS: password } });
+  await setUpBatch(moto.url, QUEUE, { useDocker: false });
+  const registry = await startRegistry({ mode: 'htpasswd', extraUsers: { AWS: await ecrPassword(moto.url) } });
   c.add(() => registry.stop());
 
   const dir = await c.tempDir('project');

@@ -11,11 +11,10 @@
  * 10 calls a poll for 1,000 children. Both are measured through the same proxy, against the same
  * array job.
  */
-import { BatchClient, CreateComputeEnvironmentCommand, CreateJobQueueCommand } from '@aws-sdk/client-batch';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ecrPassword, setUpBatch as setUpMotoBatch } from '../test/helpers/aws-batch.js';
 import { startFaultProxy, type FaultProxy } from '../test/helpers/fault-proxy.js';
 import { MOTO_ACCOUNT, startMoto, type Moto } from '../test/helpers/moto.js';
 import { startRegistry } from '../test/helpers/registry.js';
@@ -30,22 +29,11 @@ const ECR_HOST = `${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`;
 const QUEUE = 'ferry-bench-queue';
 const CHILDREN = 1000;
 const GOAL = 10;
-const credentials = { accessKeyId: 'AKIAFERRYBENCHKEY001', secretAccessKey: 'x' };
 
 /** Docker-less Batch in this moto, an UNMANAGED compute environment and QUEUE. */
-async function setUpBatch(moto: Moto): Promise<void> {
-  const cfg = await fetch(`${moto.url}/moto-api/config`, { method: 'POST', body: JSON.stringify({ batch: { use_docker: false } }), headers: { 'content-type': 'application/json' } });
-  if (cfg.status !== 201) throw new Error(`moto config: ${cfg.status}`);
-  const role = await fetch(moto.url, {
-    method: 'POST',
-    body: new URLSearchParams({ Action: 'CreateRole', Version: '2010-05-08', RoleName: 'bench-batch', AssumeRolePolicyDocument: '{"Version":"2012-10-17","Statement":[]}' }),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'AWS4-HMAC-SHA256 Credential=AKIAFERRYBENCHKEY001/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0' },
-  });
-  if (role.status !== 200) throw new Error(`moto CreateRole: ${role.status}`);
-  const batch = new BatchClient({ region: 'us-east-1', endpoint: moto.url, credentials });
-  const ce = await batch.send(new CreateComputeEnvironmentCommand({ computeEnvironmentName: 'bench-ce', type: 'UNMANAGED', state: 'ENABLED', serviceRole: `arn:aws:iam::${MOTO_ACCOUNT}:role/bench-batch` }));
-  await batch.send(new CreateJobQueueCommand({ jobQueueName: QUEUE, priority: 1, state: 'ENABLED', computeEnvironmentOrder: [{ order: 1, computeEnvironment: ce.computeEnvironmentArn ?? '' }] }));
-}
+const setUpBatch = async (moto: Moto): Promise<void> => {
+  await setUpMotoBatch(moto.url, QUEUE, { useDocker: false });
+};
 
 const batchOps = (proxy: FaultProxy, from: number): string[] =>
   proxy.requests
@@ -64,9 +52,7 @@ await benchMain(NAME, async (c) => {
   const proxy = await startFaultProxy(moto.url, [], 1_800_000);
   c.add(() => proxy.stop());
   await setUpBatch(moto);
-  const t = await new ECRClient({ region: 'us-east-1', endpoint: moto.url, credentials }).send(new GetAuthorizationTokenCommand({}));
-  const password = Buffer.from(t.authorizationData?.[0]?.authorizationToken ?? '', 'base64').toString('utf8').slice('AWS:'.length);
-  const registry = await startRegistry({ mode: 'htpasswd', extraUsers: { AWS: password } });
+  const registry = await startRegistry({ mode: 'htpasswd', extraUsers: { AWS: await ecrPassword(moto.url) } });
   c.add(() => registry.stop());
 
   // An image with /bin/sh (busybox) and a CMD, so ferry wraps the command as it would for real.
