@@ -250,6 +250,19 @@ export function waitOptions(flags: { async?: boolean | undefined; 'detach-on-int
   };
 }
 
+/** `plan/deploy --render DIR`: write the manifests for GitOps instead of applying them (kinds with render). */
+export const renderFlags = {
+  render: Flags.string({
+    description: 'Write the manifests deploy would apply to DIR/<target>.yaml (- for stdout) instead of applying them, for GitOps. deploy --render pushes the image first; plan --render does not. Kinds with render in `ferry targets` only.',
+    helpValue: 'DIR',
+  }),
+};
+
+/** The render option from parsed `renderFlags`. */
+export function renderOptions(flags: { render?: string | undefined }): { render: string | undefined } {
+  return { render: flags.render };
+}
+
 /** `deploy --each` and `plan --each`: one deploy fanned out over values (parsed and checked by services/each.ts). */
 export const eachFlags = {
   each: Flags.string({

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { FerryCommand } from '../base-command.js';
-import { argsAfterDashDash, buildFlags, buildOptions, eachFlags, eachOptions, invokeFlags, invokeOptions, registryFlags, runFlags, runOptions, waitFlags, waitOptions } from '../flags.js';
+import { argsAfterDashDash, buildFlags, buildOptions, eachFlags, eachOptions, renderFlags, renderOptions, invokeFlags, invokeOptions, registryFlags, runFlags, runOptions, waitFlags, waitOptions } from '../flags.js';
 import { usageError } from '../core/errors.js';
 import type { DeployResult } from '../services/deploy.js';
 import { RUN_EXIT_HELP } from './run.js';
@@ -20,7 +20,7 @@ ${RUN_EXIT_HELP}`;
   ];
   static override strict = false;
   static override args = { target: Args.string({ description: 'A target name from ferry.yaml (default: the only one, or the implicit "local").' }) };
-  static override flags = { ...buildFlags, ...registryFlags, ...runFlags, ...waitFlags, ...eachFlags, ...invokeFlags };
+  static override flags = { ...buildFlags, ...registryFlags, ...runFlags, ...waitFlags, ...eachFlags, ...invokeFlags, ...renderFlags };
 
   protected async exec(): Promise<DeployResult> {
     const { flags, argv } = await this.parse(Deploy);
@@ -38,6 +38,7 @@ ${RUN_EXIT_HELP}`;
       ...waitOptions(flags),
       ...eachOptions(flags),
       ...invokeOptions(flags),
+      ...renderOptions(flags),
       args: argsAfterDashDash(this.argv),
       targetName: target,
       command: 'deploy',

@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core';
+import { stringify } from 'yaml';
 import { FerryCommand } from '../base-command.js';
-import { argsAfterDashDash, buildFlags, buildOptions, eachFlags, eachOptions, registryFlags, runFlags, runOptions } from '../flags.js';
+import { argsAfterDashDash, buildFlags, buildOptions, eachFlags, eachOptions, renderFlags, renderOptions, registryFlags, runFlags, runOptions } from '../flags.js';
 import { usageError } from '../core/errors.js';
 import type { PlanResult } from '../services/plan.js';
 
@@ -11,7 +12,7 @@ export default class PlanCommand extends FerryCommand<PlanResult> {
   static override examples = ['<%= config.bin %> plan', '<%= config.bin %> plan dev --json', '<%= config.bin %> plan -- data/other.csv'];
   static override strict = false;
   static override args = { target: Args.string({ description: 'A target name from ferry.yaml (default: the only one, or the implicit "local").' }) };
-  static override flags = { ...buildFlags, ...registryFlags, ...runFlags, ...eachFlags };
+  static override flags = { ...buildFlags, ...registryFlags, ...runFlags, ...eachFlags, ...renderFlags };
 
   protected async exec(): Promise<PlanResult> {
     const { flags, argv } = await this.parse(PlanCommand);
@@ -21,12 +22,13 @@ export default class PlanCommand extends FerryCommand<PlanResult> {
     const first: unknown = before[0];
     const { planService } = await import('../services/plan.js');
     return planService(
-      { ...buildOptions(flags), ...runOptions(flags), ...eachOptions(flags), args: argsAfterDashDash(this.argv), targetName: typeof first === 'string' ? first : undefined },
+      { ...buildOptions(flags), ...runOptions(flags), ...eachOptions(flags), ...renderOptions(flags), args: argsAfterDashDash(this.argv), targetName: typeof first === 'string' ? first : undefined },
       this.context(),
     );
   }
 
   protected human(p: PlanResult): string {
+    if (p.manifests !== undefined) return manifestsAsYaml(p);
     const lines = [`target ${p.target} (type ${p.type})${p.engine === undefined ? '' : ` on ${p.engine} (${p.engineAddress ?? ''})`}`, `image  ${p.image.ref}  (${p.image.platform}, manifest ${p.image.digest})`];
     for (const [i, r] of p.requests.entries()) {
       lines.push(`${i + 1}. ${r.service}: ${r.action}`);
@@ -35,4 +37,11 @@ export default class PlanCommand extends FerryCommand<PlanResult> {
     for (const n of p.notes) lines.push(`note: ${n}`);
     return lines.join('\n');
   }
+}
+
+/** A plan that sends manifests (Kubernetes) prints them as YAML, with the rest as comments, so it can be read or piped. */
+function manifestsAsYaml(p: PlanResult): string {
+  const head = [`# target ${p.target} (type ${p.type})`, `# image ${p.image.ref} (${p.image.platform})`, ...p.requests.map((r, i) => `# ${String(i + 1)}. ${r.service}: ${r.action}`), ...p.notes.map((n) => `# note: ${n}`)];
+  const docs = (p.manifests ?? []).map((m) => `---\n${stringify(m, { lineWidth: 0 }).trimEnd()}`);
+  return [...head, ...docs].join('\n');
 }

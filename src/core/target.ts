@@ -42,6 +42,11 @@ export interface Plan {
   requests: PlannedRequest[];
   /** Notes for a person: what will be reused, what will be created. */
   notes: string[];
+  /**
+   * Kinds that send manifests (Kubernetes): the objects as deploy would apply them, for `ferry plan`
+   * (printed as YAML) and `--render DIR`. Secret values are never in them.
+   */
+  manifests?: Record<string, unknown>[];
 }
 
 export type RunState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -108,6 +113,8 @@ export interface TargetCapabilities {
   each: boolean;
   /** `deploy --invoke`: call the deployed function once and print its answer. */
   invoke?: boolean;
+  /** `plan/deploy --render DIR`: write the manifests instead of applying them (GitOps). */
+  render?: boolean;
 }
 
 /** What a target kind is, for `ferry targets` (read without loading the adapter or its SDK). */
@@ -139,8 +146,31 @@ export interface DeployInput<C> {
   each?: EachInput | undefined;
   /** ferry.yaml, for `where` in errors. */
   file: string;
+  /**
+   * The credentials ferry itself has for a registry (its ECR token included), for platforms that
+   * need a pull secret; undefined when it has none it could hand on (anonymous, or a token only).
+   */
+  registryCredential?: ((registry: string) => Promise<RegistryCredential | undefined>) | undefined;
   /** "ferry.yaml:LINE:COL" of a key, when the loader can tell. */
   locate?: ((keyPath: (string | number)[]) => string | undefined) | undefined;
+}
+
+/** A username and password a platform can pull with (never printed). */
+export interface RegistryCredential {
+  username: string;
+  password: string;
+  /** Where ferry found it, for messages. */
+  source: string;
+  /** When it stops working (ECR tokens last 12 hours). */
+  expiresAt?: Date | undefined;
+}
+
+/** What an adapter that waits its own way (a watch) reports to deploy while it waits. */
+export interface WaitCallbacks {
+  /** Aborted on Ctrl-C: the wait returns the last status it saw. */
+  signal?: AbortSignal | undefined;
+  /** Each change of state or phase (and children counts). */
+  onChange(s: RunStatus): void;
 }
 
 export interface LogOptions {
@@ -182,6 +212,8 @@ export interface TargetAdapter<Input, Deployed = Handle> {
   plan(input: Input, ctx: RunContext): Promise<Plan>;
   deploy(plan: Plan, input: Input, ctx: RunContext): Promise<Deployed>;
   status?(h: Handle, ctx: RunContext): Promise<RunStatus>;
+  /** Waits for the run to end its own way (a watch), instead of deploy polling status. */
+  wait?(h: Handle, cb: WaitCallbacks, ctx: RunContext): Promise<RunStatus>;
   logs?(h: Handle, opts: LogOptions, ctx: RunContext): AsyncIterable<LogLine>;
   cancel?(h: Handle, ctx: RunContext): Promise<CancelOutcome>;
 }

@@ -5,16 +5,18 @@
 import type { RunContext } from '../core/context.js';
 import { usageError } from '../core/errors.js';
 import { loadAndCheckConfig } from './config.js';
-import type { RemoteDeployResult } from './remote.js';
+import type { RemoteDeployResult, RenderResult } from './remote.js';
 import { pickTarget, runService, type RunResult, type RunServiceOptions } from './run.js';
 
-export type DeployResult = RunResult | RemoteDeployResult;
+export type DeployResult = RunResult | RemoteDeployResult | RenderResult;
 
 export interface DeployOptions extends RunServiceOptions {
   /** `--async`: return once the run is submitted (remote targets). */
   async?: boolean | undefined;
   /** What Ctrl-C during the wait does to a remote run. */
   onInterrupt?: 'detach' | 'cancel' | undefined;
+  /** `--render DIR`: push and write the manifests instead of applying them (kinds with render). */
+  render?: string | undefined;
 }
 
 export async function deployService(opts: DeployOptions, ctx: RunContext): Promise<DeployResult> {
@@ -24,6 +26,7 @@ export async function deployService(opts: DeployOptions, ctx: RunContext): Promi
   const eachSpec = opts.each !== undefined || opts.eachFile !== undefined ? await (await import('./each.js')).eachSpecFor(opts, { name: picked.name, type: picked.target.type }, ctx) : undefined;
   if (picked.target.type === 'local') {
     (await import('./invoke.js')).refuseInvoke(opts, picked.name, 'local');
+    if (opts.render !== undefined) (await import('./plan.js')).refuseRender(picked.name);
     // A local run belongs to this ferry process: Ctrl-C stops and removes its container.
     if (opts.async === true || opts.onInterrupt === 'detach') {
       const flag = opts.async === true ? '--async' : '--detach-on-interrupt';

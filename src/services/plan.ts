@@ -5,11 +5,15 @@
  * the engine is only asked whether it has the image.
  */
 import type { RunContext } from '../core/context.js';
+import { usageError } from '../core/errors.js';
 import type { Plan, PlannedRequest } from '../core/target.js';
 import { loadAndCheckConfig } from './config.js';
 import { pickTarget, resolveSettings, type RunServiceOptions } from './run.js';
 
-export type PlanOptions = Omit<RunServiceOptions, 'stdout' | 'stderr' | 'onContainerPhase' | 'command'>;
+export type PlanOptions = Omit<RunServiceOptions, 'stdout' | 'stderr' | 'onContainerPhase' | 'command'> & {
+  /** `--render DIR`: write the manifests instead (kinds with render). */
+  render?: string | undefined;
+};
 
 /** What the container is called at deploy time: ferry-<target>-<8 random hex>. */
 const NAME_PLACEHOLDER = (target: string): string => `ferry-${target}-XXXXXXXX`;
@@ -25,6 +29,7 @@ export async function planService(opts: PlanOptions, ctx: RunContext): Promise<P
     const { remotePlan } = await import('./remote.js');
     return remotePlan(loaded, picked.name, picked.target, { ...opts, eachSpec }, ctx);
   }
+  if (opts.render !== undefined) refuseRender(picked.name);
   const settings = await resolveSettings(loaded, runOpts, ctx);
   const { chooseEngine } = await import('../targets/local/adapter.js');
   const engine = await chooseEngine(settings.engine, ctx);
@@ -60,4 +65,12 @@ export async function planService(opts: PlanOptions, ctx: RunContext): Promise<P
   } finally {
     await engine.close();
   }
+}
+
+/** --render on a local target: there is no manifest to write. */
+export function refuseRender(target: string): never {
+  throw usageError('USAGE_FLAG_NOT_FOR_TARGET', `--render writes manifests for GitOps; target ${target} is of type local, which has none`, {
+    where: '--render',
+    suggestions: ['drop --render, or name a target that has render in `ferry targets` (kubernetes-job)'],
+  });
 }

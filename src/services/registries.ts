@@ -83,6 +83,23 @@ export class SharedRegistryPool implements RegistryPool {
   }
 
   /**
+   * Credentials a platform can pull `registry`'s images with (a Kubernetes image pull Secret): the
+   * ECR token as for an engine, else what the user's docker or containers auth files hold for the
+   * host. Undefined when ferry has only anonymous access or a token it cannot hand on.
+   */
+  async pullCredential(registry: string): Promise<{ username: string; password: string; source: string; expiresAt?: Date } | undefined> {
+    const host = normalizeRegistryHost(registry);
+    if (parseEcrHost(host) !== undefined) {
+      const c = await this.engineCredential(host);
+      // ECR tokens last 12 hours from now (GetAuthorizationToken's expiresAt, at most).
+      return c === undefined ? undefined : { ...c, expiresAt: new Date(Date.now() + 12 * 3600_000) };
+    }
+    const r = await resolveCredentials(host, { env: this.opts.env });
+    if (r.credential.kind !== 'basic') return undefined;
+    return { username: r.credential.username, password: r.credential.password, source: r.source };
+  }
+
+  /**
    * Before pushing to `repository`: on an ECR host, create it when missing (ECR, unlike most
    * registries, does not create repositories on push). Elsewhere, nothing to do.
    */

@@ -6,9 +6,11 @@
  */
 import path from 'node:path';
 import type { Writable } from 'node:stream';
+import { stringify } from 'yaml';
 import type { RunContext } from '../core/context.js';
 import { configError, usageError } from '../core/errors.js';
-import type { CancelOutcome, DeployInput, EachInput, EachSpec, FailedChild, Handle, PinnedImage, Plan, RunState, RunStatus } from '../core/target.js';
+import type { CancelOutcome, DeployInput, EachInput, EachSpec, FailedChild, Handle, PinnedImage, Plan, RegistryCredential, RunState, RunStatus } from '../core/target.js';
+import type { SharedRegistryPool } from './registries.js';
 import type { LoadedConfig } from '../config/loader.js';
 import { HandleStore } from '../infra/handles.js';
 import { abortableSleep } from '../infra/sleep.js';
@@ -83,6 +85,15 @@ function requireImageName(loaded: LoadedConfig, opts: BuildOptions, target: stri
   });
 }
 
+/** ferry's own registry credentials, for platforms that need a pull secret: resolved only when asked. */
+function credentialsFor(loaded: LoadedConfig, ctx: RunContext): (registry: string) => Promise<RegistryCredential | undefined> {
+  let pool: Promise<SharedRegistryPool> | undefined;
+  return async (registry) => {
+    pool ??= import('./registries.js').then((m) => new m.SharedRegistryPool({ registries: loaded.config.registries, reporter: ctx.reporter, env: ctx.env }));
+    return (await pool).pullCredential(registry);
+  };
+}
+
 function inputFor(
   loaded: LoadedConfig,
   name: string,
@@ -92,9 +103,11 @@ function inputFor(
   args: string[] | undefined,
   env?: Record<string, string>,
   each?: EachInput,
+  registryCredential?: (registry: string) => Promise<RegistryCredential | undefined>,
 ): DeployInput<RemoteTargetConfig> {
   const job = loaded.config.job;
   return {
+    ...(registryCredential === undefined ? {} : { registryCredential }),
     target: name,
     config: target,
     image,
@@ -115,6 +128,8 @@ export interface RemoteOptions extends BuildOptions, RunFlags, InvokeOptions {
   eachSpec?: EachSpec | undefined;
   /** `--async`: return the handle once the run is submitted. */
   async?: boolean | undefined;
+  /** `--render DIR` (or - for stdout): write the manifests instead of applying them (kinds with render). */
+  render?: string | undefined;
   /** What Ctrl-C during the wait does to the run (default detach: it keeps running). */
   onInterrupt?: 'detach' | 'cancel' | undefined;
   /** Where the run's log lines go (ferry's stdout; stderr under --json). */
@@ -151,6 +166,15 @@ function checkFlags(opts: RemoteOptions, adapter: RemoteAdapter, type: string, n
       suggestions: ['drop --async: deploy then waits until the target is ready', '`ferry targets` lists what each kind can do'],
     });
   }
+  if (opts.render !== undefined && (adapter.render === undefined || caps?.render !== true)) {
+    throw usageError('USAGE_FLAG_NOT_FOR_TARGET', `--render writes manifests for GitOps; ${type} has none`, {
+      where: '--render',
+      suggestions: ['drop --render', '`ferry targets` lists what each kind can do'],
+    });
+  }
+  if (opts.render !== undefined && (opts.async === true || opts.invoke === true)) {
+    throw usageError('USAGE_FLAG_NOT_FOR_TARGET', `--render applies nothing, so --${opts.async === true ? 'async' : 'invoke'} has no run to act on`, { where: '--render', suggestions: ['drop one of the two flags'] });
+  }
   if (opts.onInterrupt === 'cancel' && (adapter.cancel === undefined || caps?.cancel !== true)) {
     throw usageError('USAGE_FLAG_NOT_FOR_TARGET', `--cancel-on-interrupt needs a target that can cancel a run; ${type} cannot`, {
       where: '--cancel-on-interrupt',
@@ -179,7 +203,7 @@ async function jobEnv(loaded: LoadedConfig, opts: RemoteOptions, ctx: RunContext
 async function precheck(adapter: RemoteAdapter, loaded: LoadedConfig, name: string, target: RemoteTargetConfig, opts: RemoteOptions, env?: Record<string, string>): Promise<void> {
   checkFlags(opts, adapter, target.type, name);
   const ref = `${opts.imageName ?? loaded.config.image.name ?? 'image'}@sha256:${'0'.repeat(64)}`;
-  await adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args, env, opts.eachSpec));
+  await adapter.check?.(inputFor(loaded, name, target, { ref, digest: `sha256:${'0'.repeat(64)}`, configDigest: '', platform: opts.platform ?? loaded.config.image.platform }, undefined, opts.args, env, opts.eachSpec), { render: opts.render !== undefined });
 }
 
 /** `ferry plan NAME` for a remote target: build (not push) to know the digest, then the adapter's read-only plan. */
@@ -199,7 +223,14 @@ export async function remotePlan(loaded: LoadedConfig, name: string, target: Rem
     size: built.size,
   };
   const each = opts.eachSpec === undefined ? undefined : await (await import('./each.js')).eachInputFor(opts.eachSpec, built, ctx);
-  const plan = await adapter.plan(inputFor(loaded, name, target, image, built.entrypoint, opts.args, env, each), ctx);
+  const input = inputFor(loaded, name, target, image, built.entrypoint, opts.args, env, each, credentialsFor(loaded, ctx));
+  if (opts.render !== undefined && adapter.render !== undefined) {
+    const manifests = await adapter.render(input, ctx);
+    const files = await writeRendered(opts.render, name, manifests, opts.stdout, ctx);
+    ctx.reporter.warn(`plan --render does not push: ${image.ref} must be pushed (ferry push, or deploy --render) before the manifests are applied`);
+    return { target: name, type: target.type, image, requests: [], notes: [files.length > 0 ? `wrote ${files.join(', ')}` : 'wrote the manifests to stdout'], manifests };
+  }
+  const plan = await adapter.plan(input, ctx);
   plan.notes.unshift(`pushes ${image.ref} first when the registry lacks it`);
   return plan;
 }
@@ -212,7 +243,7 @@ export async function remoteDeploy(
   opts: RemoteOptions,
   ctx: RunContext,
   wait: Omit<WaitOptions, 'onChange' | 'signal'> = {},
-): Promise<RemoteDeployResult> {
+): Promise<RemoteDeployResult | RenderResult> {
   requireImageName(loaded, opts, name, target.type);
   const adapter = await loadRemoteAdapter(target.type);
   const { readPayload, refuseInvoke } = await import('./invoke.js');
@@ -232,7 +263,14 @@ export async function remoteDeploy(
   };
   const eachMod = opts.eachSpec === undefined ? undefined : await import('./each.js');
   const each = opts.eachSpec === undefined || eachMod === undefined ? undefined : await eachMod.eachInputFor(opts.eachSpec, pushed, ctx);
-  const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args, env, each);
+  const input = inputFor(loaded, name, target, image, pushed.entrypoint, opts.args, env, each, credentialsFor(loaded, ctx));
+  if (opts.render !== undefined && adapter.render !== undefined) {
+    // GitOps: the image is pushed (a manifest must name an image that exists) and the manifests
+    // are written; nothing is applied, so there is no run to wait for.
+    const manifests = await adapter.render(input, ctx);
+    const files = await writeRendered(opts.render, name, manifests, opts.stdout, ctx);
+    return { target: name, type: target.type, image: image.ref, digest: image.digest, rendered: files, manifests, state: 'rendered', exitCode: 0 };
+  }
   const plan = await adapter.plan(input, ctx);
   const cancelling = opts.onInterrupt === 'cancel';
   // From here a Ctrl-C must not kill ferry between the submit and the saved handle: it aborts
@@ -265,17 +303,15 @@ export async function remoteDeploy(
 
   const logs = followLogs(adapter, handle, opts.stdout, ctx);
   let final: RunStatus;
+  const onChange = (s: RunStatus): void => {
+    const children = s.children === undefined ? '' : ` (children: ${Object.entries(s.children).map(([k, n]) => `${String(n)} ${k}`).join(', ')})`;
+    ctx.reporter.info(`${handle.ref['jobId'] ?? handle.ref['jobName'] ?? handle.id}: ${s.phase ?? s.state}${children}${s.reason !== undefined && s.state !== 'succeeded' ? `: ${s.reason}` : ''}`);
+    // An array run's parent has no logs of its own; its children's are read with --index.
+    if (s.state !== 'pending' && s.children === undefined) logs.start();
+  };
   try {
-    final = await waitForRun(() => adapter.status(handle, ctx), {
-      ...wait,
-      signal: ctx.signal,
-      onChange: (s) => {
-        const children = s.children === undefined ? '' : ` (children: ${Object.entries(s.children).map(([k, n]) => `${String(n)} ${k}`).join(', ')})`;
-        ctx.reporter.info(`${handle.ref['jobId'] ?? handle.id}: ${s.phase ?? s.state}${children}${s.reason !== undefined && s.state !== 'succeeded' ? `: ${s.reason}` : ''}`);
-        // An array run's parent has no logs of its own; its children's are read with --index.
-        if (s.state !== 'pending' && s.children === undefined) logs.start();
-      },
-    });
+    // An adapter that can watch (Kubernetes) waits its own way; the others are polled.
+    final = adapter.wait !== undefined ? await adapter.wait(handle, { signal: ctx.signal, onChange }, ctx) : await waitForRun(() => adapter.status(handle, ctx), { ...wait, signal: ctx.signal, onChange });
   } catch (e) {
     // The wait failed (the API kept failing): the reader must not outlive it.
     await logs.stop();
@@ -386,4 +422,43 @@ function followLogs(adapter: RemoteAdapter, handle: Handle, out: Writable | unde
       await reading;
     },
   };
+}
+
+/** What `deploy --render` returns: the image pushed and the manifests written, nothing applied. */
+export interface RenderResult {
+  target: string;
+  type: string;
+  image: string;
+  digest: string;
+  /** The files written (empty when written to stdout). */
+  rendered: string[];
+  manifests: Record<string, unknown>[];
+  state: 'rendered';
+  exitCode: 0;
+}
+
+/**
+ * Writes the manifests as one multi-document YAML file, DIR/<target>.yaml (a stable path, so a
+ * GitOps repository sees each change as a diff of one file), or to stdout for `-`. The file is
+ * written whole or not at all (a temp file renamed over it).
+ */
+async function writeRendered(dir: string, target: string, manifests: Record<string, unknown>[], out: Writable | undefined, ctx: RunContext): Promise<string[]> {
+  const text = manifests.map((m) => `---\n${stringify(m, { lineWidth: 0 })}`).join('');
+  if (dir === '-') {
+    (out ?? process.stdout).write(text);
+    return [];
+  }
+  const { mkdir, rename, stat, writeFile } = await import('node:fs/promises');
+  const abs = path.resolve(ctx.cwd, dir);
+  const st = await stat(abs).catch(() => undefined);
+  if (st !== undefined && !st.isDirectory()) {
+    throw usageError('USAGE_RENDER_NOT_A_DIRECTORY', `--render ${dir}: ${abs} exists and is not a directory`, { where: '--render', suggestions: ['name a directory (it is created when missing), or - for stdout'] });
+  }
+  await mkdir(abs, { recursive: true });
+  const file = path.join(abs, `${target}.yaml`);
+  const tmp = `${file}.${String(process.pid)}.tmp`;
+  await writeFile(tmp, text, { mode: 0o644 });
+  await rename(tmp, file);
+  ctx.reporter.info(`wrote ${String(manifests.length)} manifest${manifests.length === 1 ? '' : 's'} to ${file}`);
+  return [file];
 }

@@ -8,11 +8,12 @@ import type { RunContext } from '../core/context.js';
 import type { DeployInput, Handle, RunStatus, TargetAdapter, TargetKindInfo } from '../core/target.js';
 import { batchTargetSchema } from './aws-batch/schema.js';
 import { lambdaTargetSchema } from './aws-lambda/schema.js';
+import { kubernetesJobTargetSchema } from './kubernetes-job/schema.js';
 import { localTargetSchema } from './local/schema.js';
 
-export const targetSchemas = [localTargetSchema, batchTargetSchema, lambdaTargetSchema] as const;
+export const targetSchemas = [localTargetSchema, batchTargetSchema, lambdaTargetSchema, kubernetesJobTargetSchema] as const;
 
-export const TARGET_TYPES = ['local', 'aws-batch', 'aws-lambda'] as const;
+export const TARGET_TYPES = ['local', 'aws-batch', 'aws-lambda', 'kubernetes-job'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 export type TargetConfig = z.output<(typeof targetSchemas)[number]>;
 /** Every kind but local, whose run path (services/run.ts) predates the adapter contract. */
@@ -35,6 +36,11 @@ export const TARGET_KINDS: readonly TargetKindInfo[] = [
     summary: 'An AWS Lambda container-image function: ferry creates or updates it with the image pinned by digest, waits until it is ready, can publish a version and move an alias, and invokes it with deploy --invoke.',
     capabilities: { plan: true, deploy: true, async: false, logs: false, cancel: false, each: false, invoke: true },
   },
+  {
+    type: 'kubernetes-job',
+    summary: "A Kubernetes Job in a cluster from your kubeconfig: ferry creates the Job with the image pinned by digest (and an image pull Secret from its registry credentials), watches it to the end, streams its pods' logs, and can write the manifests for GitOps (--render).",
+    capabilities: { plan: true, deploy: true, async: true, logs: true, cancel: true, each: true, render: true },
+  },
 ];
 
 /** What `deploy --invoke` prints and returns: the function's answer and the tail of its log. */
@@ -53,15 +59,18 @@ export interface InvokeResult {
 export type RemoteAdapter = TargetAdapter<DeployInput<RemoteTargetConfig>> & {
   status(h: Handle, ctx: RunContext): Promise<RunStatus>;
   /** Checks what can be checked without the image's digest or config, before building and any network call. */
-  check?(input: DeployInput<RemoteTargetConfig>): void | Promise<void>;
+  check?(input: DeployInput<RemoteTargetConfig>, opts?: { render: boolean }): void | Promise<void>;
   /** `deploy --invoke`: one synchronous call of what was deployed (kinds that can; see capabilities.invoke). */
   invoke?(h: Handle, payload: Uint8Array | undefined, ctx: RunContext): Promise<InvokeResult>;
+  /** `--render`: the manifests deploy would apply, made without any cluster call or credential (GitOps). */
+  render?(input: DeployInput<RemoteTargetConfig>, ctx: RunContext): Promise<Record<string, unknown>[]>;
 };
 
 /** The adapter modules, loaded only when a command needs one. */
 const ADAPTERS: Record<RemoteTargetConfig['type'], () => Promise<RemoteAdapter>> = {
   'aws-batch': async () => (await import('./aws-batch/adapter.js')).batchAdapter,
   'aws-lambda': async () => (await import('./aws-lambda/adapter.js')).lambdaAdapter,
+  'kubernetes-job': async () => (await import('./kubernetes-job/adapter.js')).kubernetesJobAdapter,
 };
 
 export async function loadRemoteAdapter(type: RemoteTargetConfig['type']): Promise<RemoteAdapter> {

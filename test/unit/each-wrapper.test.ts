@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { eachWrapper } from '../../src/core/each-wrapper.js';
 import { EACH_ARGV0, EACH_WRAPPER } from '../../src/targets/aws-batch/payload.js';
 
 const SHELLS: [string, string[]][] = (
@@ -102,6 +103,17 @@ describe.each(SHELLS)('the --each wrapper under %s', (_name, shell) => {
     const r = child(shell, ['$(touch /tmp/ferry-each-pwned)', '`touch /tmp/ferry-each-pwned`'], '1', { IFS: '$' });
     expect(r.status).toBe(0);
     expect(existsSync('/tmp/ferry-each-pwned')).toBe(false);
+  });
+});
+
+describe.each(SHELLS)('the Kubernetes Indexed Job wrapper under %s', (_name, shell) => {
+  it('reads JOB_COMPLETION_INDEX, which Kubernetes sets in each pod, and only it', () => {
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', FERRY_EACH_KEY: 'DATE', FERRY_EACH_COUNT: '3', FERRY_EACH_VALUES: 'a b\n*\nlast', JOB_COMPLETION_INDEX: '1', AWS_BATCH_JOB_ARRAY_INDEX: '2' };
+    const r = spawnSync(shell[0] ?? '', [...shell.slice(1), '-c', eachWrapper('JOB_COMPLETION_INDEX'), EACH_ARGV0, ...PRINT], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ key: '*', value: '*', index: '1' });
+    const bad = spawnSync(shell[0] ?? '', [...shell.slice(1), '-c', eachWrapper('JOB_COMPLETION_INDEX'), EACH_ARGV0, ...PRINT], { env: { ...env, JOB_COMPLETION_INDEX: '3' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(bad.status).toBe(70);
   });
 });
 

@@ -1,6 +1,6 @@
 // A simple Job controller, after kube-controller-manager's: creates pods from the template (named
 // <job>-<random5>, or <job>-<index>-<random5> for Indexed jobs, with the labels the real one sets),
-// replaces failed pods until backoffLimit, enforces activeDeadlineSeconds, and keeps the Job's status
+// replaces failed pods until backoffLimit (or, for Indexed Jobs, backoffLimitPerIndex), enforces activeDeadlineSeconds, and keeps the Job's status
 // (active/ready/succeeded/failed, completedIndexes, conditions) as 1.31+ reports it.
 import type { IJobCondition } from 'kubernetes-models/batch/v1/JobCondition';
 import type { Store, StoreEvent, StoredJob, StoredPod } from './store.js';
@@ -15,6 +15,9 @@ interface JobState {
   succeeded: number;
   failed: number;
   succeededIndexes: Set<number>;
+  /** backoffLimitPerIndex: failures per index, and the indexes that used up their retries. */
+  failuresPerIndex: Map<number, number>;
+  failedIndexes: Set<number>;
   deadline?: NodeJS.Timeout;
   finished: boolean;
 }
@@ -63,7 +66,7 @@ export class JobController {
     if (ev.resource === 'jobs') {
       const k = `${ns ?? ''}/${ev.object.metadata.name}`;
       if (ev.type === 'ADDED') {
-        this.jobs.set(k, { counted: new Set(), succeeded: 0, failed: 0, succeededIndexes: new Set(), finished: false });
+        this.jobs.set(k, { counted: new Set(), succeeded: 0, failed: 0, succeededIndexes: new Set(), failuresPerIndex: new Map(), failedIndexes: new Set(), finished: false });
         this.start(ev.object as unknown as StoredJob);
       } else if (ev.type === 'DELETED') {
         clearTimeout(this.jobs.get(k)?.deadline);
@@ -109,7 +112,9 @@ export class JobController {
     const indexed = spec.completionMode === 'Indexed';
     const completions = spec.completions ?? 1;
     const parallelism = spec.parallelism ?? 1;
-    const backoffLimit = spec.backoffLimit ?? 6;
+    const perIndex = indexed ? spec.backoffLimitPerIndex : undefined;
+    // With backoffLimitPerIndex the Job-wide limit defaults to unlimited (the API's MaxInt32).
+    const backoffLimit = spec.backoffLimit ?? (perIndex !== undefined ? Number.MAX_SAFE_INTEGER : 6);
 
     const pods = this.pods(job);
     for (const p of pods) {
@@ -120,12 +125,24 @@ export class JobController {
         state.succeeded++;
         const idx = p.metadata.annotations?.[INDEX_KEY];
         if (idx !== undefined) state.succeededIndexes.add(Number(idx));
-      } else state.failed++;
+      } else {
+        state.failed++;
+        const idx = p.metadata.annotations?.[INDEX_KEY];
+        if (perIndex !== undefined && idx !== undefined) {
+          const n = (state.failuresPerIndex.get(Number(idx)) ?? 0) + 1;
+          state.failuresPerIndex.set(Number(idx), n);
+          if (n > perIndex) state.failedIndexes.add(Number(idx));
+        }
+      }
     }
     const active = pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !p.metadata.deletionTimestamp);
 
     if (state.failed > backoffLimit) {
       this.finish(namespace, name, 'Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
+      return;
+    }
+    if (perIndex !== undefined && state.failedIndexes.size > 0 && state.succeededIndexes.size + state.failedIndexes.size >= completions) {
+      this.finish(namespace, name, 'Failed', 'FailedIndexes', 'Job has failed indexes');
       return;
     }
     const done = indexed ? state.succeededIndexes.size >= completions : state.succeeded >= completions;
@@ -138,7 +155,7 @@ export class JobController {
     if (indexed) {
       const busy = new Set(active.map((p) => Number(p.metadata.annotations?.[INDEX_KEY])));
       for (let i = 0; i < completions && active.length + toCreate.length < parallelism; i++) {
-        if (!state.succeededIndexes.has(i) && !busy.has(i)) toCreate.push(i);
+        if (!state.succeededIndexes.has(i) && !state.failedIndexes.has(i) && !busy.has(i)) toCreate.push(i);
       }
     } else {
       const want = Math.min(parallelism, completions - state.succeeded);
@@ -156,6 +173,7 @@ export class JobController {
         failed: state.failed,
         terminating: 0,
         ...(indexed ? { completedIndexes: formatIndexes(state.succeededIndexes) } : {}),
+        ...(perIndex !== undefined ? { failedIndexes: formatIndexes(state.failedIndexes) } : {}),
         uncountedTerminatedPods: {},
       };
     });
@@ -229,6 +247,7 @@ export class JobController {
         succeeded: state.succeeded,
         failed: state.failed,
         ...(j.spec?.completionMode === 'Indexed' ? { completedIndexes: formatIndexes(state.succeededIndexes) } : {}),
+        ...(j.spec?.completionMode === 'Indexed' && j.spec.backoffLimitPerIndex !== undefined ? { failedIndexes: formatIndexes(state.failedIndexes) } : {}),
         ...(type === 'Complete' ? { completionTime: now } : {}),
         // 1.31+ first records the interim condition, then the terminal one.
         conditions: [...(j.status?.conditions ?? []), cond(type === 'Complete' ? 'SuccessCriteriaMet' : 'FailureTarget'), cond(type)],

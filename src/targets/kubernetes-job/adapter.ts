@@ -1,0 +1,576 @@
+/**
+ * The Kubernetes Job adapter. plan reads only (namespace, referenced Secrets and ConfigMaps);
+ * deploy checks those, validates every manifest against the official schema, creates or updates the
+ * image pull Secret, and creates the Job. Waiting is one watch on the Job (resumed from its last
+ * resourceVersion, re-read on 410 Gone); pods are listed only while none runs yet (to report
+ * ImagePullBackOff or Unschedulable early) and when the Job's counts change (exit codes, reasons).
+ */
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { silentReporter, type RunContext } from '../../core/context.js';
+import { configError, FerryError, interruptedError, unavailableError, usageError } from '../../core/errors.js';
+import { parseImageRef } from '../../core/image-ref.js';
+import { newRunId } from '../../core/run-id.js';
+import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
+import { abortableSleep } from '../../infra/sleep.js';
+import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
+import { loadCluster, type KubeApi, type KubeCluster, type KubeWhere, type WatchEvent } from './client.js';
+import { CONTAINER, defaultPullSecretName, jobManifest, MANAGED_BY, ManifestInputError, pullSecretManifest, SPEC_HASH_LABEL, type JobManifest, type Obj } from './manifest.js';
+import type { KubernetesJobTargetConfig } from './schema.js';
+import { byCreation, jobEnded, JOB_NAME_LABEL, podView, runStatusOf, type PodView } from './status.js';
+
+type Input = DeployInput<RemoteTargetConfig>;
+
+/** Tests (and only tests) replace the sleep. */
+export interface KubeDeps {
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+const deps: KubeDeps = {};
+export function setKubeDeps(d: KubeDeps): void {
+  Object.assign(deps, d);
+}
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> => (deps.sleep ?? abortableSleep)(ms, signal);
+
+function k8sConfig(input: Input): KubernetesJobTargetConfig {
+  if (input.config.type !== 'kubernetes-job') throw new FerryError('INTERNAL', `the kubernetes-job adapter got a ${input.config.type} target`);
+  return input.config;
+}
+
+function whereOf(input: Input): KubeWhere {
+  return { file: input.file, target: input.target, locate: input.locate };
+}
+
+/** The cluster, found once per command (the kubeconfig is read from disk; no request yet). */
+function clusterOf(input: Input, ctx: RunContext): KubeCluster {
+  const config = k8sConfig(input);
+  return loadCluster({ kubeconfig: config.kubeconfig, context: config.context, namespace: config.namespace }, whereOf(input), ctx.env, path.dirname(path.resolve(ctx.cwd, input.file)));
+}
+
+function clusterOfHandle(h: Handle, ctx: RunContext): KubeCluster {
+  const r = h.ref;
+  const where: KubeWhere = { file: r['config'] ?? 'ferry.yaml', target: h.target };
+  return loadCluster(
+    { kubeconfig: r['kubeconfig'] === '' ? undefined : r['kubeconfig'], context: r['context'] === '' || r['context'] === 'in-cluster' ? undefined : r['context'], namespace: r['namespace'] },
+    where,
+    ctx.env,
+    ctx.cwd,
+  );
+}
+
+/** The Job for this input, or a coded config error naming the key. */
+function manifestFor(input: Input, namespace: string, pullSecret: string | undefined, deployId?: string): JobManifest {
+  const config = k8sConfig(input);
+  try {
+    return jobManifest({ target: input.target, config, namespace, image: input.image.ref, imageEntrypoint: input.imageEntrypoint, job: input.job, each: input.each, pullSecret }, deployId);
+  } catch (e) {
+    if (!(e instanceof ManifestInputError)) throw e;
+    if (e.key === '--each') throw usageError('USAGE_EACH_TOO_LARGE', e.message, { where: input.each?.source ?? '--each', suggestions: [e.hint] });
+    const at = input.locate?.(e.key.split('.'));
+    throw configError('K8S_CONFIG_INVALID', `${e.message} (target ${input.target}, type kubernetes-job)`, { where: `${at ?? input.file} (${e.key})`, cause: e, suggestions: [e.hint] });
+  }
+}
+
+/** Schema check of everything ferry would send: nothing is created when one fails. */
+async function validate(manifests: Obj[], input: Input): Promise<void> {
+  const { schemaProblems } = await withoutPunycodeWarning(() => import('./validate.js'));
+  for (const m of manifests) {
+    const problems = schemaProblems(m);
+    if (problems.length === 0) continue;
+    const meta = (m['metadata'] ?? {}) as { name?: string };
+    throw configError('K8S_MANIFEST_INVALID', `the ${String(m['kind'])} ${meta.name ?? ''} ferry made for target ${input.target} does not pass the Kubernetes schema: ${problems.slice(0, 5).join('; ')}`, {
+      where: `${input.file} (targets.${input.target})`,
+      details: { problems },
+      suggestions: ['fix the value named in ferry.yaml; `ferry plan` prints the manifest'],
+    });
+  }
+}
+
+/**
+ * kubernetes-models' validators load ajv-formats-draft2019, which requires Node's deprecated
+ * `punycode` module; Node would print a DeprecationWarning (DEP0040) on every deploy, which is
+ * noise for a ferry user. Only that one warning is dropped, only while the validators load.
+ */
+async function withoutPunycodeWarning<T>(load: () => Promise<T>): Promise<T> {
+  const emit = process.emitWarning.bind(process) as (w: string | Error, ...r: unknown[]) => void;
+  const original = Object.getOwnPropertyDescriptor(process, 'emitWarning');
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = rest.find((r) => typeof r === 'string' && r.startsWith('DEP')) ?? (typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : undefined);
+    if (code === 'DEP0040') return;
+    emit(warning, ...rest);
+  });
+  try {
+    return await load();
+  } finally {
+    if (original !== undefined) Object.defineProperty(process, 'emitWarning', original);
+  }
+}
+
+interface PullSecretPlan {
+  name: string;
+  registry: string;
+  /** The Secret with the credential (deploy only; never printed). */
+  secret: Obj;
+  source: string;
+}
+
+/** The pull Secret ferry would create or update, when it has credentials for the image's registry. */
+async function pullSecretFor(input: Input, namespace: string): Promise<PullSecretPlan | undefined> {
+  const config = k8sConfig(input);
+  if (config.imagePullSecret === false || input.registryCredential === undefined) return undefined;
+  const registry = parseImageRef(input.image.ref).registry;
+  const cred = await input.registryCredential(registry);
+  if (cred === undefined) return undefined;
+  const name = config.imagePullSecret ?? defaultPullSecretName(registry);
+  return {
+    name,
+    registry,
+    source: cred.source,
+    secret: pullSecretManifest(name, namespace, registry, cred, { [MANAGED_BY]: 'ferry' }, cred.expiresAt?.toISOString()),
+  };
+}
+
+/** The pull Secret as `ferry plan` shows it: its credential never leaves ferry. */
+function redactedSecret(p: PullSecretPlan): Obj {
+  return { ...p.secret, data: { '.dockerconfigjson': `<ferry's credentials for ${p.registry} (${p.source}), not shown>` } };
+}
+
+/** Referenced Secrets and ConfigMaps (and their keys) exist: checked before anything is created. */
+async function checkReferences(api: KubeApi, input: Input, namespace: string, ctx: RunContext): Promise<void> {
+  const config = k8sConfig(input);
+  const ns = await api.namespaceExists(namespace);
+  if (ns === false) {
+    throw configError('K8S_NAMESPACE_NOT_FOUND', `namespace ${namespace} does not exist in the cluster (target ${input.target})`, {
+      where: `${input.locate?.(['targets', input.target, 'namespace']) ?? input.file} (targets.${input.target}.namespace)`,
+      suggestions: [`create it (\`kubectl create namespace ${namespace}\`), or name an existing one in targets.${input.target}.namespace`],
+    });
+  }
+  if (ns === undefined) ctx.reporter.debug(`may not read namespace ${namespace} (RBAC): not checked`);
+  const refs: { kind: 'Secret' | 'ConfigMap'; name: string; key?: string; key_path: string[] }[] = [];
+  for (const [v, r] of Object.entries(config.secretEnv)) if (!r.optional) refs.push({ kind: 'Secret', name: r.name, key: r.key, key_path: ['secretEnv', v] });
+  for (const [v, r] of Object.entries(config.configMapEnv)) if (!r.optional) refs.push({ kind: 'ConfigMap', name: r.name, key: r.key, key_path: ['configMapEnv', v] });
+  for (const [i, e] of config.envFrom.entries()) {
+    if (e.optional) continue;
+    if ('secret' in e) refs.push({ kind: 'Secret', name: e.secret, key_path: ['envFrom', String(i)] });
+    else refs.push({ kind: 'ConfigMap', name: e.configMap, key_path: ['envFrom', String(i)] });
+  }
+  const cache = new Map<string, Promise<string[] | undefined | 'forbidden'>>();
+  for (const ref of refs) {
+    const id = `${ref.kind}/${ref.name}`;
+    let keys = cache.get(id);
+    if (keys === undefined) {
+      keys = ref.kind === 'Secret' ? api.secretKeys(namespace, ref.name) : api.configMapKeys(namespace, ref.name);
+      cache.set(id, keys);
+    }
+    const got = await keys;
+    const keyPath = ['targets', input.target, ...ref.key_path];
+    const where = `${input.locate?.(keyPath) ?? input.file} (${keyPath.join('.')})`;
+    if (got === 'forbidden') {
+      ctx.reporter.warn(`may not read ${ref.kind} ${namespace}/${ref.name} (RBAC), so ferry cannot check it; the pod will fail with CreateContainerConfigError if it is missing`);
+      continue;
+    }
+    if (got === undefined) {
+      throw configError(ref.kind === 'Secret' ? 'K8S_SECRET_NOT_FOUND' : 'K8S_CONFIGMAP_NOT_FOUND', `${ref.kind} ${ref.name} does not exist in namespace ${namespace}`, {
+        where,
+        suggestions: [`create it (\`kubectl create ${ref.kind === 'Secret' ? 'secret generic' : 'configmap'} ${ref.name} -n ${namespace} --from-literal=KEY=VALUE\`), or fix the name`, 'or mark the reference optional: true'],
+      });
+    }
+    if (ref.key !== undefined && !got.includes(ref.key)) {
+      throw configError(ref.kind === 'Secret' ? 'K8S_SECRET_KEY_MISSING' : 'K8S_CONFIGMAP_KEY_MISSING', `${ref.kind} ${namespace}/${ref.name} has no key ${JSON.stringify(ref.key)}${got.length > 0 ? `; its keys are ${got.join(', ')}` : '; it has no keys'}`, {
+        where,
+        suggestions: ['fix the key name, or add the key to the ' + ref.kind, 'or mark the reference optional: true'],
+        details: { keys: got },
+      });
+    }
+  }
+}
+
+/** Writes the pull Secret when missing or different (an ECR token changes every 12 hours). */
+async function applyPullSecret(api: KubeApi, p: PullSecretPlan, namespace: string, ctx: RunContext): Promise<void> {
+  const existing = await api.readSecret(namespace, p.name);
+  if (existing === undefined) {
+    await api.createSecret(namespace, p.secret);
+    ctx.reporter.info(`created image pull Secret ${p.name} for ${p.registry} (credentials from ${p.source})`);
+    return;
+  }
+  const meta = (existing['metadata'] ?? {}) as { labels?: Record<string, string>; resourceVersion?: string };
+  if (meta.labels?.[MANAGED_BY] !== 'ferry') {
+    throw configError('K8S_PULL_SECRET_CONFLICT', `Secret ${namespace}/${p.name} exists and is not managed by ferry, so ferry will not overwrite it with its credentials for ${p.registry}`, {
+      suggestions: ['name another Secret in imagePullSecret:, or set imagePullSecret: false to let the cluster pull with what it has'],
+    });
+  }
+  const same = JSON.stringify((existing['data'] ?? {})) === JSON.stringify(p.secret['data']) && (existing['type'] as string | undefined) === p.secret['type'];
+  if (same) {
+    ctx.reporter.debug(`image pull Secret ${p.name} is up to date`);
+    return;
+  }
+  const body = { ...p.secret, metadata: { ...(p.secret['metadata'] as Obj), resourceVersion: meta.resourceVersion } };
+  await api.replaceSecret(namespace, p.name, body);
+  ctx.reporter.info(`updated image pull Secret ${p.name} for ${p.registry} (credentials from ${p.source})`);
+}
+
+const CREATE_JOB = 'create Job';
+const APPLY_SECRET = 'create or update Secret';
+
+/** How long ferry waits for a finished Job of the same name to go before it creates it again. */
+const REPLACE_WAIT_MS = 60_000;
+
+async function createJob(api: KubeApi, m: JobManifest, namespace: string, ctx: RunContext): Promise<{ job: Obj; adopted: boolean }> {
+  for (let replaced = false; ; ) {
+    if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `creating Job ${m.name}`);
+    const created = await api.createJob(namespace, m.job);
+    if (created !== 'exists') return { job: created, adopted: false };
+    const existing = await api.readJob(namespace, m.name);
+    if (existing === undefined) continue; // deleted in between: create again
+    const labels = ((existing['metadata'] ?? {}) as { labels?: Record<string, string> }).labels ?? {};
+    if (labels[SPEC_HASH_LABEL] !== m.hash || labels[MANAGED_BY] !== 'ferry') {
+      throw configError('K8S_JOB_CONFLICT', `Job ${namespace}/${m.name} exists and was not made by ferry from these inputs`, {
+        suggestions: ['delete it (`kubectl delete job ' + m.name + ' -n ' + namespace + '`), or set another name: in the target'],
+      });
+    }
+    if (!jobEnded(existing)) {
+      // The same deploy, retried (or run twice at once): follow the Job that is there.
+      ctx.reporter.info(`Job ${m.name} exists already with the same spec and has not ended: following it instead of starting a second`);
+      return { job: existing, adopted: true };
+    }
+    if (replaced) throw unavailableError('K8S_JOB_CONFLICT', `Job ${namespace}/${m.name} was deleted but is still there after ${String(REPLACE_WAIT_MS / 1000)} s`, { suggestions: ['check for finalizers on it (`kubectl get job ' + m.name + ' -o yaml`)'] });
+    // The same spec ran before and ended: running it again replaces that Job (as `kubectl replace
+    // --force` would), since its name is fixed by its content.
+    ctx.reporter.info(`Job ${m.name} ran before with the same spec and has ended: deleting it to run again`);
+    await api.deleteJob(namespace, m.name);
+    const until = Date.now() + REPLACE_WAIT_MS;
+    while (Date.now() < until && (await api.readJob(namespace, m.name)) !== undefined) await sleep(500, ctx.signal);
+    replaced = true;
+  }
+}
+
+async function podsOf(api: KubeApi, ns: string, name: string): Promise<PodView[]> {
+  return (await api.listPods(ns, `${JOB_NAME_LABEL}=${name}`)).map(podView);
+}
+
+function jobNotFound(h: Handle): FerryError {
+  return unavailableError('K8S_JOB_NOT_FOUND', `Job ${h.ref['namespace'] ?? ''}/${h.ref['jobName'] ?? ''} no longer exists (deleted by ferry cancel or kubectl, or by its ttlSecondsAfterFinished)`, {
+    where: `--id ${h.id}`,
+    suggestions: ['its logs went with it; keep Jobs longer with a larger ttlSecondsAfterFinished'],
+  });
+}
+
+/** Not narrowed by TypeScript: the signal changes between awaits. */
+const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+
+const statusKey = (s: RunStatus): string => `${s.state}/${s.phase ?? ''}/${s.reason ?? ''}/${JSON.stringify(s.children ?? {})}`;
+
+/** Pod checks while no pod runs: 2 s, doubling to 30 s. */
+const POD_CHECK_FIRST_MS = 2000;
+const POD_CHECK_MAX_MS = 30_000;
+
+export const kubernetesJobAdapter: RemoteAdapter = {
+  type: 'kubernetes-job',
+
+  check(input, opts): void {
+    const config = k8sConfig(input);
+    // --render needs no cluster; otherwise the kubeconfig and context are read from disk, so a
+    // wrong one fails before the build.
+    const ns = opts?.render === true ? (config.namespace ?? 'default') : clusterOf(input, { reporter: silentReporter, env: process.env, cwd: process.cwd() }).namespace;
+    manifestFor(input, ns, undefined);
+  },
+
+  async render(input, ctx): Promise<Obj[]> {
+    // For GitOps: no cluster call, no credentials. The namespace is the target's, else the
+    // context's when a kubeconfig can be read, else left to whoever applies the manifest.
+    const config = k8sConfig(input);
+    let ns = config.namespace;
+    if (ns === undefined) {
+      try {
+        ns = clusterOf(input, ctx).namespace;
+      } catch (e) {
+        ctx.reporter.debug(`no kubeconfig for the namespace: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const pullSecret = typeof config.imagePullSecret === 'string' ? config.imagePullSecret : undefined;
+    const m = manifestFor(input, ns ?? '', pullSecret);
+    if (ns === undefined) delete (m.job['metadata'] as Obj)['namespace'];
+    if (m.eachNotDelivered !== undefined) ctx.reporter.warn(`--each: ${m.eachNotDelivered}`);
+    await validate([m.job], input);
+    return [m.job];
+  },
+
+  async plan(input, ctx): Promise<Plan> {
+    const cluster = clusterOf(input, ctx);
+    const ns = cluster.namespace;
+    const pull = await pullSecretFor(input, ns);
+    const m = manifestFor(input, ns, pull?.name);
+    await validate(pull === undefined ? [m.job] : [pull.secret, m.job], input);
+    const requests: PlannedRequest[] = [];
+    const notes: string[] = [`cluster ${cluster.server} (context ${cluster.context}, from ${cluster.source}), namespace ${ns}`];
+    if (pull !== undefined) {
+      requests.push({ service: 'kubernetes', action: `${APPLY_SECRET} ${ns}/${pull.name}`, payload: redactedSecret(pull) });
+      notes.push(`image pull Secret ${pull.name}: ferry's credentials for ${pull.registry} (${pull.source}), written only when missing or changed`);
+    }
+    requests.push({ service: 'kubernetes', action: `${CREATE_JOB} ${ns}/${m.name}`, payload: m.job });
+    notes.push(`the Job is named ${m.name}: the same inputs give the same name, so a retried deploy follows the Job it made`);
+    notes.push(`deploy adds the label ferry/deploy-id to the Job and its pods, then watches the Job until it is Complete or Failed`);
+    if (input.each !== undefined && input.each.values.length > 1) {
+      notes.push(`one Indexed Job of ${String(input.each.values.length)} completions over ${input.each.key}${m.eachNotDelivered === undefined ? `; pod i gets ${input.each.key}, FERRY_EACH_VALUE and FERRY_EACH_INDEX from ferry's /bin/sh wrapper` : ''}`);
+      if (m.eachNotDelivered !== undefined) ctx.reporter.warn(`--each: ${m.eachNotDelivered}`);
+    }
+    // Read-only checks a plan can make: whatever deploy would refuse, plan refuses too.
+    await checkReferences(cluster.api, input, ns, ctx);
+    return { target: input.target, type: 'kubernetes-job', image: input.image, requests, notes, manifests: pull === undefined ? [m.job] : [redactedSecret(pull), m.job] };
+  },
+
+  async deploy(_plan, input, ctx): Promise<Handle> {
+    const cluster = clusterOf(input, ctx);
+    const ns = cluster.namespace;
+    const api = cluster.api;
+    await checkReferences(api, input, ns, ctx);
+    const pull = await pullSecretFor(input, ns);
+    const deployId = newRunId();
+    const m = manifestFor(input, ns, pull?.name, deployId);
+    await validate(pull === undefined ? [m.job] : [pull.secret, m.job], input);
+    if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `creating Job ${m.name}`);
+    if (pull !== undefined) await applyPullSecret(api, pull, ns, ctx);
+    const { job, adopted } = await createJob(api, m, ns, ctx);
+    const labels = ((job['metadata'] ?? {}) as { labels?: Record<string, string> }).labels ?? {};
+    const id = adopted ? (labels['ferry/deploy-id'] ?? deployId) : deployId;
+    if (!adopted) ctx.reporter.info(`created Job ${ns}/${m.name} (context ${cluster.context})`);
+    const config = k8sConfig(input);
+    return {
+      id,
+      target: input.target,
+      type: 'kubernetes-job',
+      image: input.image.ref,
+      createdAt: new Date().toISOString(),
+      ref: {
+        jobName: m.name,
+        namespace: ns,
+        context: cluster.context,
+        kubeconfig: config.kubeconfig === undefined ? '' : path.resolve(path.dirname(path.resolve(ctx.cwd, input.file)), config.kubeconfig),
+        server: cluster.server,
+        config: input.file,
+        ...(input.each !== undefined ? { eachKey: input.each.key, eachCount: String(input.each.values.length) } : {}),
+      },
+    };
+  },
+
+  async status(h, ctx): Promise<RunStatus> {
+    const { api } = clusterOfHandle(h, ctx);
+    const ns = h.ref['namespace'] ?? 'default';
+    const name = h.ref['jobName'] ?? '';
+    const job = await api.readJob(ns, name);
+    if (job === undefined) throw jobNotFound(h);
+    return runStatusOf(job, await podsOf(api, ns, name));
+  },
+
+  async wait(h, cb, ctx): Promise<RunStatus> {
+    const { api } = clusterOfHandle(h, ctx);
+    const ns = h.ref['namespace'] ?? 'default';
+    const name = h.ref['jobName'] ?? '';
+    const first = await api.readJob(ns, name);
+    if (first === undefined) throw jobNotFound(h);
+    // Shared with the watch callback and the pod checks, which change it between awaits.
+    const w = { job: first, pods: await podsOf(api, ns, name), last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false };
+    const report = (): void => {
+      const s = runStatusOf(w.job, w.pods);
+      w.last = s;
+      const k = statusKey(s);
+      if (k !== w.lastKey) cb.onChange(s);
+      w.lastKey = k;
+    };
+    report();
+    const counts = (j: Obj): string => {
+      const s = (j['status'] ?? {}) as Record<string, unknown>;
+      return JSON.stringify([s['active'], s['ready'], s['failed'], s['succeeded'], s['failedIndexes']]);
+    };
+    while (!jobEnded(w.job) && cb.signal?.aborted !== true) {
+      const rv = ((w.job['metadata'] ?? {}) as { resourceVersion?: string }).resourceVersion ?? '0';
+      const stop = new AbortController();
+      const stopAll = cb.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, cb.signal]);
+      let seenCounts = counts(w.job);
+      let podCheck: Promise<void> | undefined;
+      const refreshPods = (): void => {
+        podCheck ??= podsOf(api, ns, name)
+          .then((p) => {
+            w.pods = p;
+            report();
+          })
+          .catch((e: unknown) => {
+            ctx.reporter.debug(`listing pods: ${e instanceof Error ? e.message : String(e)}`);
+          })
+          .finally(() => {
+            podCheck = undefined;
+          });
+      };
+      // While the Job has pods that do not run yet, look at them now and then: the Job's own
+      // status does not change when a pod is stuck pulling its image or unschedulable.
+      const pendingLoop = (async () => {
+        let delay = POD_CHECK_FIRST_MS;
+        while (!stopAll.aborted) {
+          await sleep(delay, stopAll).catch(() => undefined);
+          if (isAborted(stopAll)) break;
+          const s = (w.job['status'] ?? {}) as { active?: number; ready?: number };
+          if ((s.active ?? 0) > (s.ready ?? 0)) refreshPods();
+          delay = Math.min(POD_CHECK_MAX_MS, delay * 2);
+        }
+      })();
+      const onEvent = (e: WatchEvent): void => {
+        if (e.type === 'ERROR') {
+          // 410 Gone: the resourceVersion is too old to resume from; read the Job again.
+          w.expired = true;
+          stop.abort();
+          return;
+        }
+        const meta = (e.object['metadata'] ?? {}) as { resourceVersion?: string };
+        if (e.type === 'BOOKMARK') {
+          if (meta.resourceVersion !== undefined) w.job = { ...w.job, metadata: { ...(w.job['metadata'] as Obj), resourceVersion: meta.resourceVersion } };
+          return;
+        }
+        if (e.type === 'DELETED') {
+          w.gone = true;
+          stop.abort();
+          return;
+        }
+        w.job = e.object;
+        const c = counts(w.job);
+        if (c !== seenCounts || jobEnded(w.job)) {
+          seenCounts = c;
+          refreshPods();
+        }
+        report();
+        if (jobEnded(w.job)) stop.abort();
+      };
+      try {
+        await api.watchJob(ns, name, rv, onEvent, stopAll);
+      } finally {
+        stop.abort();
+        await pendingLoop;
+        await podCheck;
+      }
+      if (w.gone) {
+        const s: RunStatus = { state: 'cancelled', phase: 'Deleted', reason: `Job ${ns}/${name} was deleted` };
+        cb.onChange(s);
+        return s;
+      }
+      // A stream the server closed resumes from the last resourceVersion seen (w.job holds it);
+      // after a 410 Gone, from a fresh read, which also catches what the gap missed.
+      if (w.expired) {
+        w.expired = false;
+        const again = await api.readJob(ns, name);
+        if (again === undefined) throw jobNotFound(h);
+        w.job = again;
+        report();
+      }
+    }
+    if (cb.signal?.aborted === true && !jobEnded(w.job)) return w.last;
+    w.pods = await podsOf(api, ns, name);
+    report();
+    return w.last;
+  },
+
+  logs(h, opts, ctx): AsyncIterable<LogLine> {
+    return podLogs(h, opts, ctx);
+  },
+
+  async cancel(h, ctx): Promise<CancelOutcome> {
+    const { api } = clusterOfHandle(h, ctx);
+    const ns = h.ref['namespace'] ?? 'default';
+    const name = h.ref['jobName'] ?? '';
+    const job = await api.readJob(ns, name);
+    if (job === undefined) return { action: 'none', before: 'cancelled', phase: 'Deleted' };
+    const s = runStatusOf(job);
+    if (s.state === 'succeeded' || s.state === 'failed') return { action: 'none', before: s.state, ...(s.phase !== undefined ? { phase: s.phase } : {}) };
+    // A plain DELETE orphans the Job's pods, which would run on: Background deletes them too.
+    await api.deleteJob(ns, name);
+    return { action: 'delete Job', before: s.state, ...(s.phase !== undefined ? { phase: s.phase } : {}) };
+  },
+};
+
+/**
+ * The Job's pods' logs, oldest pod first (a retried Job has one pod per attempt), each read to
+ * its end. Following, it waits for each pod to start and for new pods until the Job has ended.
+ */
+async function* podLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {
+  const { api } = clusterOfHandle(h, ctx);
+  const ns = h.ref['namespace'] ?? 'default';
+  const name = h.ref['jobName'] ?? '';
+  const count = h.ref['eachCount'] === undefined ? undefined : Number(h.ref['eachCount']);
+  if (opts.index !== undefined && (count === undefined || count < 2 || opts.index >= count)) {
+    throw usageError('K8S_LOGS_NO_SUCH_INDEX', count === undefined || count < 2 ? `Job ${ns}/${name} is not an Indexed Job (no --each): it has no index ${String(opts.index)}` : `Job ${ns}/${name} has indexes 0 to ${String(count - 1)}, not ${String(opts.index)}`, {
+      where: '--index',
+      suggestions: [count === undefined || count < 2 ? 'leave --index out' : `pass --index N with N from 0 to ${String(count - 1)}`],
+    });
+  }
+  const done = new Set<string>();
+  // Set when deploy has seen the Job end (a holder: it changes between awaits).
+  const seen = { ended: false };
+  void opts.ended?.then(() => {
+    seen.ended = true;
+  });
+  const signal = ctx.signal;
+  for (;;) {
+    const job = await api.readJob(ns, name);
+    if (job === undefined) {
+      if (done.size === 0) throw jobNotFound(h);
+      return;
+    }
+    const jobOver = jobEnded(job) || seen.ended;
+    const pods = byCreation(await podsOf(api, ns, name)).filter((p) => opts.index === undefined || p.index === opts.index);
+    for (const pod of pods) {
+      if (done.has(pod.name)) continue;
+      let p: PodView | undefined = pod;
+      // A pod that has not started has no log yet: wait for it (following), or skip it.
+      let delay = 500;
+      while (p !== undefined && p.phase === 'Pending' && p.state?.terminated === undefined) {
+        if (!opts.follow || signal?.aborted === true || seen.ended) break;
+        await sleep(delay, signal).catch(() => undefined);
+        delay = Math.min(5000, delay * 2);
+        const raw = await api.readPod(ns, pod.name);
+        p = raw === undefined ? undefined : podView(raw);
+      }
+      if (p === undefined || (p.phase === 'Pending' && p.state?.terminated === undefined)) {
+        if (p === undefined || !opts.follow || seen.ended) done.add(pod.name);
+        continue;
+      }
+      yield* readLog(api, ns, pod.name, opts.follow, signal);
+      done.add(pod.name);
+    }
+    if (!opts.follow || signal?.aborted === true) return;
+    if (jobOver && pods.every((p) => done.has(p.name))) return;
+    await sleep(1000, signal).catch(() => undefined);
+    if (isAborted(signal)) return;
+  }
+}
+
+/** One pod's log as lines. */
+async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, signal: AbortSignal | undefined): AsyncGenerator<LogLine> {
+  // Filled by the stream, drained by the generator: a holder, since it changes between awaits.
+  const q: { lines: string[]; partial: string; wake?: (() => void) | undefined; finished: boolean; failure?: unknown } = { lines: [], partial: '', finished: false };
+  const out = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const parts = (q.partial + chunk.toString('utf8')).split('\n');
+      q.partial = parts.pop() ?? '';
+      q.lines.push(...parts);
+      q.wake?.();
+      cb();
+    },
+  });
+  const reading = api
+    .podLog(ns, pod, CONTAINER, out, { follow, signal })
+    .catch((e: unknown) => {
+      q.failure = e;
+    })
+    .finally(() => {
+      q.finished = true;
+      q.wake?.();
+    });
+  for (;;) {
+    while (q.lines.length > 0) yield { stream: 'stdout', text: q.lines.shift() ?? '' };
+    if (q.finished) break;
+    await new Promise<void>((r) => {
+      q.wake = r;
+    });
+    q.wake = undefined;
+  }
+  await reading;
+  if (q.partial !== '') yield { stream: 'stdout', text: q.partial };
+  if (q.failure !== undefined) throw q.failure instanceof Error ? q.failure : new Error('reading the log failed');
+}
