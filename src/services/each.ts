@@ -198,15 +198,13 @@ export async function eachInputFor(
   image: { layers: readonly { digest: string; mediaType: string; size: number }[]; cmd?: string[] | undefined; shellHint?: string | undefined; entrypoint?: string[] | undefined },
   ctx: Pick<RunContext, 'env' | 'cwd'>,
 ): Promise<EachInput> {
-  let shell: string | undefined;
-  // Batch cannot replace an ENTRYPOINT, so a wrapper could not run anyway: no need to look.
-  if ((image.entrypoint?.length ?? 0) === 0) {
-    const { shellInLayers } = await import('../image/shell-probe.js');
-    const { LayerCache, resolveCacheDir } = await import('../image/layer-cache.js');
-    const cache = await LayerCache.open(resolveCacheDir(ctx.env, ctx.cwd));
-    const inLayers = await shellInLayers(image.layers, { has: (d, s) => cache.blobs.has(d, s), path: (d) => cache.blobs.path(d) });
-    shell = inLayers === false ? undefined : (inLayers ?? image.shellHint);
-  }
+  // Looked for whatever the ENTRYPOINT: Batch cannot replace one (its adapter then skips the
+  // wrapper), but Kubernetes can, and runs the wrapper before the image's own ENTRYPOINT.
+  const { shellInLayers } = await import('../image/shell-probe.js');
+  const { LayerCache, resolveCacheDir } = await import('../image/layer-cache.js');
+  const cache = await LayerCache.open(resolveCacheDir(ctx.env, ctx.cwd));
+  const inLayers = await shellInLayers(image.layers, { has: (d, s) => cache.blobs.has(d, s), path: (d) => cache.blobs.path(d) });
+  const shell = inLayers === false ? undefined : (inLayers ?? image.shellHint);
   return { ...spec, imageCmd: image.cmd, shell };
 }
 

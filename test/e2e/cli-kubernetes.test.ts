@@ -1,10 +1,12 @@
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envelope, ferry, type CliResult } from '../helpers/cli.js';
+import { envelope, ferry, REPO_ROOT, type CliResult } from '../helpers/cli.js';
 import { startFakeKube, type FakeKube, type RecordedRequest } from '../helpers/fake-kube/index.js';
+import { makeBaseImage, type BaseImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 /**
@@ -16,6 +18,7 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 let kube: FakeKube;
 let registry: TestRegistry;
 let work: string;
+let base: BaseImage;
 
 interface Handle {
   id: string;
@@ -83,7 +86,32 @@ beforeAll(async () => {
   await writeFile(path.join(work, 'docker-config', 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth } } }));
   // One Kubernetes second is 200 ms here, so deadlines end quickly.
   kube = await startFakeKube({ namespaces: ['default', 'data'], namespace: 'data', secondMs: 200 });
+  // A busybox base (with /bin/sh) for the example, pushed with the registry's own credentials.
+  base = await makeBaseImage(registry, 'library/busybox', '1.36');
 }, 120_000);
+
+/** Starts `ferry deploy`, sends SIGINT once ferry reports the Job's state, and returns what it printed. */
+async function deployThenInterrupt(args: string[], cwd: string, state: string): Promise<CliResult> {
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env(state) })) if (v !== undefined) childEnv[k] = v;
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'run.js'), 'deploy', ...args], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const running = new Promise<void>((resolve) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/: Running\n/.test(stderr)) resolve();
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  await Promise.race([running, exited]);
+  child.kill('SIGINT');
+  const code = await exited;
+  clearTimeout(guard);
+  return { code: code ?? -1, stdout, stderr };
+}
 
 afterAll(async () => {
   await kube.stop();
@@ -254,6 +282,43 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
     expect(del?.path).toBe(`/apis/batch/v1/namespaces/data/jobs/${h?.ref['jobName'] ?? ''}`);
     expect({ ...(del?.query ?? {}), ...((del?.body ?? {}) as Record<string, string>) }).toMatchObject({ propagationPolicy: 'Background' });
     expect(kube.controls.list('pods', 'data').filter((p) => p.metadata.name.startsWith(h?.ref['jobName'] ?? '-'))).toEqual([]);
+  });
+
+  it('Ctrl-C detaches by default (the Job runs on) and deletes the Job with --cancel-on-interrupt; both exit 130', async () => {
+    const state = path.join(work, 'state-sigint');
+    const dir = await project('    name: interrupted\n');
+    kube.controls.script(/^interrupted-/, { logs: ['working'], hang: true });
+    const d = await deployThenInterrupt(['nightly', '--json'], dir, state);
+    expect(d.code, d.stderr).toBe(130);
+    const detached = JSON.parse(d.stdout) as { result: DeployJson & { onInterrupt: string } };
+    expect(detached.result.onInterrupt).toBe('detached');
+    const name = detached.result.handle.ref['jobName'] ?? '';
+    expect(kube.controls.get('jobs', 'data', name)).toBeDefined();
+    // The second deploy of the same spec follows the running Job; Ctrl-C now cancels it.
+    const from = kube.requests.length;
+    const c = await deployThenInterrupt(['nightly', '--json', '--cancel-on-interrupt'], dir, state);
+    expect(c.code, c.stderr).toBe(130);
+    expect((JSON.parse(c.stdout) as { result: { onInterrupt: string; cancel: { action: string } } }).result).toMatchObject({ onInterrupt: 'cancelled', cancel: { action: 'delete Job' } });
+    expect(since(from).filter((q) => q.method === 'DELETE' && q.path.endsWith(`/jobs/${name}`))).toHaveLength(1);
+    expect(kube.controls.get('jobs', 'data', name)).toBeUndefined();
+  });
+
+  it('the hello-kubernetes example: its busybox image gets the --each wrapper over its own ENTRYPOINT and CMD', async () => {
+    const dir = await mkdtemp(path.join(work, 'example-'));
+    await cp(path.join(REPO_ROOT, 'examples', 'hello-busybox'), path.join(dir, 'hello-busybox'), { recursive: true });
+    await cp(path.join(REPO_ROOT, 'examples', 'hello-kubernetes'), path.join(dir, 'hello-kubernetes'), { recursive: true });
+    const cfg = path.join(dir, 'hello-kubernetes', 'ferry.yaml');
+    await writeFile(cfg, (await readFile(cfg, 'utf8')).replaceAll('127.0.0.1:5000', registry.host));
+    kube.controls.script((c) => c.pod.metadata.labels?.['app'] === 'hello-ferry', (c) => ({ logs: [`hello from index ${String(c.index)}`] }));
+    const from = kube.requests.length;
+    const r = await run(['deploy', 'cluster', '--json', '--build-arg', `BASE=${base.ref}`, '--each', 'EXIT_CODE=0,0'], path.join(dir, 'hello-kubernetes'));
+    expect(r.code, r.stderr).toBe(0);
+    const c = containerOf(postedJob(from));
+    expect(c['command'], r.stderr).toBeDefined();
+    expect((c['command'] as string[]).slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect((c['command'] as string[]).slice(3)).toEqual(['ferry-each', '/bin/sh', '/app/pipeline.sh', 'data/trips.csv']);
+    expect(r.stderr).not.toContain('--each: ferry found no /bin/sh');
+    expect(kube.validations.filter((v) => !v.ok)).toEqual([]);
   });
 
   it('runs the same spec again by replacing the finished Job of the same name', async () => {

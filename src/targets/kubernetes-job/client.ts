@@ -382,6 +382,15 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
           },
         });
         sink.on('error', reject);
+        // client-node pipes the response body into the sink and keeps no error handler on the
+        // body: aborting it (Ctrl-C, deploy done) would throw an unhandled AbortError. The sink
+        // is told its source, so ferry handles that error itself.
+        sink.on('pipe', (source: NodeJS.ReadableStream) => {
+          source.on('error', (e: unknown) => {
+            if (opts.signal?.aborted === true) resolve();
+            else reject(kubeError(e, `reading the log of pod ${ns}/${pod}`, where, server));
+          });
+        });
         log
           .log(ns, pod, container, sink, { follow: opts.follow })
           .then((ctl) => {
