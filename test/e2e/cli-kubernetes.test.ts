@@ -336,6 +336,42 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
   });
 });
 
+describe('the image pull Secret', () => {
+  it('is rewritten when its content is stale (an expired ECR token), and a Secret ferry did not make is left alone', async () => {
+    const { KubeConfig, CoreV1Api } = await import('@kubernetes/client-node');
+    const kc = new KubeConfig();
+    kc.loadFromFile(kube.kubeconfigPath);
+    const core = kc.makeApiClient(CoreV1Api);
+    const dir = await project('    namespace: default\n    name: pull\n');
+    kube.controls.script(/^pull-/, { logs: ['pulled'] });
+    const pullName = `ferry-pull-${registry.host.replace(':', '-')}`;
+    expect((await run(['deploy', 'nightly'], dir)).code).toBe(0);
+    const fresh = kube.controls.get('secrets', 'default', pullName) as { data?: Record<string, string> } | undefined;
+    // Stale credentials, as an ECR token twelve hours later.
+    const stale = [{ op: 'replace', path: '/data/.dockerconfigjson', value: Buffer.from('{"auths":{}}').toString('base64') }];
+    await core.patchNamespacedSecret({ name: pullName, namespace: 'default', body: stale });
+    const from = kube.requests.length;
+    const r = await run(['deploy', 'nightly'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`updated image pull Secret ${pullName}`);
+    expect(since(from).filter((q) => q.method === 'PUT' && q.path.endsWith(`/secrets/${pullName}`))).toHaveLength(1);
+    expect((kube.controls.get('secrets', 'default', pullName) as { data?: Record<string, string> } | undefined)?.data).toEqual(fresh?.data);
+    // Unchanged: no write.
+    const from2 = kube.requests.length;
+    expect((await run(['deploy', 'nightly'], dir)).code).toBe(0);
+    expect(since(from2).filter((q) => q.path.includes('/secrets/') && q.method !== 'GET')).toEqual([]);
+
+    const theirs: Record<string, unknown> = { metadata: { name: 'team-pull' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } };
+    await core.createNamespacedSecret({ namespace: 'default', body: theirs });
+    const other = await project('    namespace: default\n    name: pull-theirs\n    imagePullSecret: team-pull\n');
+    const from3 = kube.requests.length;
+    const c = await run(['deploy', 'nightly', '--json'], other);
+    expect(c.code).toBe(78);
+    expect((envelope<never>(c).error as ErrorJson | undefined)?.code).toBe('K8S_PULL_SECRET_CONFLICT');
+    expect(writes(from3)).toEqual([]);
+  });
+});
+
 describe('ferry plan and --render on kubernetes-job', () => {
   it('plan prints the manifests as YAML, valid against the schema, and writes nothing', async () => {
     const dir = await project('');

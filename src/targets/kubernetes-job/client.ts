@@ -154,14 +154,24 @@ export function loadCluster(access: KubeAccess, where: KubeWhere, env: NodeJS.Pr
       if (present.length === 0) {
         throw configError('K8S_KUBECONFIG_NOT_FOUND', `none of the files in $KUBECONFIG exists (${files.join(', ')})`, { where: '$KUBECONFIG', suggestions: ['point KUBECONFIG at your kubeconfig file, or unset it to use ~/.kube/config'] });
       }
-      // kubectl merges the list, the first file winning for each entry.
-      const [first, ...rest] = present;
-      kc.loadFromFile(first ?? '');
-      for (const f of rest) {
-        const more = new KubeConfig();
-        more.loadFromFile(f);
-        kc.mergeConfig(more, true);
-      }
+      // kubectl merges the list: the first file that names a cluster, user or context wins it,
+      // and the first current-context set is used. (client-node's mergeConfig refuses a name
+      // given twice instead.) Each file is loaded alone, so its relative paths stay its own.
+      const loaded = present.map((f) => {
+        const one = new KubeConfig();
+        one.loadFromFile(f);
+        return one;
+      });
+      const firstOf = <T extends { name: string }>(lists: T[][]): T[] => {
+        const seen = new Set<string>();
+        return lists.flat().filter((x) => !seen.has(x.name) && seen.add(x.name));
+      };
+      kc.loadFromOptions({
+        clusters: firstOf(loaded.map((k) => k.clusters)),
+        users: firstOf(loaded.map((k) => k.users)),
+        contexts: firstOf(loaded.map((k) => k.contexts)),
+        currentContext: loaded.map((k) => k.currentContext).find((c) => c !== '') ?? '',
+      });
       source = `$KUBECONFIG (${present.join(', ')})`;
     } else if (existsSync(path.join(env['HOME'] ?? homedir(), '.kube', 'config'))) {
       const file = path.join(env['HOME'] ?? homedir(), '.kube', 'config');
