@@ -226,7 +226,8 @@ export async function remotePlan(loaded: LoadedConfig, name: string, target: Rem
   const input = inputFor(loaded, name, target, image, built.entrypoint, opts.args, env, each, credentialsFor(loaded, ctx));
   if (opts.render !== undefined && adapter.render !== undefined) {
     const manifests = await adapter.render(input, ctx);
-    const files = await writeRendered(opts.render, name, manifests, opts.stdout, ctx);
+    // `plan --render -`: the plan itself prints the manifests as YAML on stdout.
+    const files = opts.render === '-' ? [] : await writeRendered(opts.render, name, manifests, opts.stdout, ctx);
     ctx.reporter.warn(`plan --render does not push: ${image.ref} must be pushed (ferry push, or deploy --render) before the manifests are applied`);
     return { target: name, type: target.type, image, requests: [], notes: [files.length > 0 ? `wrote ${files.join(', ')}` : 'wrote the manifests to stdout'], manifests };
   }

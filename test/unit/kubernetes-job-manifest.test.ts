@@ -25,9 +25,10 @@ describe('kubernetes-job manifest', () => {
 
   it('keeps a default name a DNS-1123 label of at most 63 characters', () => {
     const long = baseName('A_Very_Long_Target_Name_'.repeat(4), config());
-    expect(long.length).toBeLessThanOrEqual(52);
+    // 45 + '-' + 10 hex = 56, leaving 7 for an Indexed pod's '-<index>' hostname within 63.
+    expect(long.length).toBeLessThanOrEqual(45);
     expect(long).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
-    expect(jobManifest(input({ target: 'X'.repeat(80) })).name.length).toBeLessThanOrEqual(63);
+    expect(jobManifest(input({ target: 'X'.repeat(80) })).name.length).toBeLessThanOrEqual(56);
   });
 
   it('maps job.resources, job.timeout and the target keys onto the pod', () => {
@@ -97,8 +98,8 @@ describe('kubernetes-job manifest', () => {
     expect(noShell.eachNotDelivered).toContain('/bin/sh');
   });
 
-  it('--each values past 1 MiB are refused', () => {
-    const values = Array.from({ length: 3000 }, (_, i) => `${String(i)}-${'x'.repeat(400)}`);
+  it('--each values past 120 KiB (one environment string; Linux refuses one over 128 KiB) are refused', () => {
+    const values = Array.from({ length: 400 }, (_, i) => `${String(i)}-${'x'.repeat(400)}`);
     expect(JSON.stringify(values).length).toBeGreaterThan(EACH_ENV_BUDGET);
     expect(() => jobManifest(input({ each: { key: 'K', values, source: '--each' } }))).toThrow(ManifestInputError);
   });

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { silentReporter, type RunContext } from '../../core/context.js';
-import { configError, FerryError, interruptedError, unavailableError, usageError } from '../../core/errors.js';
+import { configError, FerryError, interruptedError, tempError, unavailableError, usageError } from '../../core/errors.js';
 import { parseImageRef } from '../../core/image-ref.js';
 import { newRunId } from '../../core/run-id.js';
 import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
@@ -17,7 +17,7 @@ import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
 import { loadCluster, type KubeApi, type KubeCluster, type KubeWhere, type WatchEvent } from './client.js';
 import { CONTAINER, defaultPullSecretName, jobManifest, MANAGED_BY, ManifestInputError, pullSecretManifest, SPEC_HASH_LABEL, type JobManifest, type Obj } from './manifest.js';
 import type { KubernetesJobTargetConfig } from './schema.js';
-import { byCreation, jobEnded, JOB_NAME_LABEL, podView, runStatusOf, type PodView } from './status.js';
+import { byCreation, CONTROLLER_UID_LABEL, jobEnded, JOB_NAME_LABEL, podView, runStatusOf, type PodView } from './status.js';
 
 type Input = DeployInput<RemoteTargetConfig>;
 
@@ -36,19 +36,33 @@ function k8sConfig(input: Input): KubernetesJobTargetConfig {
   return input.config;
 }
 
-function whereOf(input: Input): KubeWhere {
-  return { file: input.file, target: input.target, locate: input.locate };
+function whereOf(input: Input, ctx?: RunContext): KubeWhere {
+  return { file: input.file, target: input.target, locate: input.locate, ...(ctx === undefined ? {} : { debug: (l: string) => { ctx.reporter.debug(l); } }) };
 }
 
 /** The cluster, found once per command (the kubeconfig is read from disk; no request yet). */
 function clusterOf(input: Input, ctx: RunContext): KubeCluster {
   const config = k8sConfig(input);
-  return loadCluster({ kubeconfig: config.kubeconfig, context: config.context, namespace: config.namespace }, whereOf(input), ctx.env, path.dirname(path.resolve(ctx.cwd, input.file)));
+  return loadCluster({ kubeconfig: config.kubeconfig, context: config.context, namespace: config.namespace }, whereOf(input, ctx), ctx.env, path.dirname(path.resolve(ctx.cwd, input.file)));
 }
 
 function clusterOfHandle(h: Handle, ctx: RunContext): KubeCluster {
   const r = h.ref;
-  const where: KubeWhere = { file: r['config'] ?? 'ferry.yaml', target: h.target };
+  const where: KubeWhere = { file: r['config'] ?? 'ferry.yaml', target: h.target, debug: (l) => { ctx.reporter.debug(l); } };
+  const cluster = loadClusterOfHandle(h, where, ctx);
+  // Job names are deterministic: the same name in another cluster is another run, which status,
+  // logs and above all cancel must not touch.
+  if (r['server'] !== undefined && r['server'] !== '' && cluster.server !== r['server']) {
+    throw configError('K8S_CLUSTER_CHANGED', `run ${h.id} ran on the cluster at ${r['server']}, but context ${cluster.context} now points at ${cluster.server}`, {
+      where: `--id ${h.id}`,
+      suggestions: ['point KUBECONFIG (or the context) back at the cluster the run was deployed to'],
+    });
+  }
+  return cluster;
+}
+
+function loadClusterOfHandle(h: Handle, where: KubeWhere, ctx: RunContext): KubeCluster {
+  const r = h.ref;
   return loadCluster(
     { kubeconfig: r['kubeconfig'] === '' ? undefined : r['kubeconfig'], context: r['context'] === '' || r['context'] === 'in-cluster' ? undefined : r['context'], namespace: r['namespace'] },
     where,
@@ -107,6 +121,8 @@ async function withoutPunycodeWarning<T>(load: () => Promise<T>): Promise<T> {
 
 interface PullSecretPlan {
   name: string;
+  /** ferry.yaml's imagePullSecret key (or the target), for errors. */
+  where: string;
   registry: string;
   /** The Secret with the credential (deploy only; never printed). */
   secret: Obj;
@@ -121,8 +137,10 @@ async function pullSecretFor(input: Input, namespace: string): Promise<PullSecre
   const cred = await input.registryCredential(registry);
   if (cred === undefined) return undefined;
   const name = config.imagePullSecret ?? defaultPullSecretName(registry);
+  const keyPath = ['targets', input.target, ...(config.imagePullSecret === undefined ? ['type'] : ['imagePullSecret'])];
   return {
     name,
+    where: `${input.locate?.(keyPath) ?? input.file} (targets.${input.target}.imagePullSecret)`,
     registry,
     source: cred.source,
     secret: pullSecretManifest(name, namespace, registry, cred, { [MANAGED_BY]: 'ferry' }, cred.expiresAt?.toISOString()),
@@ -188,13 +206,23 @@ async function checkReferences(api: KubeApi, input: Input, namespace: string, ct
 async function applyPullSecret(api: KubeApi, p: PullSecretPlan, namespace: string, ctx: RunContext): Promise<void> {
   const existing = await api.readSecret(namespace, p.name);
   if (existing === undefined) {
-    await api.createSecret(namespace, p.secret);
-    ctx.reporter.info(`created image pull Secret ${p.name} for ${p.registry} (credentials from ${p.source})`);
-    return;
+    // Another deploy may create it between the read and this create: then update that one.
+    if ((await api.createSecret(namespace, p.secret)) === 'created') {
+      ctx.reporter.info(`created image pull Secret ${p.name} for ${p.registry} (credentials from ${p.source})`);
+      return;
+    }
+    const raced = await api.readSecret(namespace, p.name);
+    if (raced === undefined) throw tempError('K8S_API_ERROR', `Secret ${namespace}/${p.name} was there on create and gone on read`, { suggestions: ['deploy again'] });
+    return applyExisting(api, p, namespace, raced, ctx);
   }
+  return applyExisting(api, p, namespace, existing, ctx);
+}
+
+async function applyExisting(api: KubeApi, p: PullSecretPlan, namespace: string, existing: Obj, ctx: RunContext): Promise<void> {
   const meta = (existing['metadata'] ?? {}) as { labels?: Record<string, string>; resourceVersion?: string };
   if (meta.labels?.[MANAGED_BY] !== 'ferry') {
     throw configError('K8S_PULL_SECRET_CONFLICT', `Secret ${namespace}/${p.name} exists and is not managed by ferry, so ferry will not overwrite it with its credentials for ${p.registry}`, {
+      where: p.where,
       suggestions: ['name another Secret in imagePullSecret:, or set imagePullSecret: false to let the cluster pull with what it has'],
     });
   }
@@ -243,9 +271,16 @@ async function createJob(api: KubeApi, m: JobManifest, namespace: string, ctx: R
   }
 }
 
-async function podsOf(api: KubeApi, ns: string, name: string): Promise<PodView[]> {
-  return (await api.listPods(ns, `${JOB_NAME_LABEL}=${name}`)).map(podView);
+/**
+ * The Job's pods, by its uid when known: after a Job is deleted and created again under the same
+ * name, the old Job's pods linger until the garbage collector removes them, and they carry the
+ * same job-name label.
+ */
+async function podsOf(api: KubeApi, ns: string, name: string, uid?: string): Promise<PodView[]> {
+  return (await api.listPods(ns, uid !== undefined && uid !== '' ? `${CONTROLLER_UID_LABEL}=${uid}` : `${JOB_NAME_LABEL}=${name}`)).map(podView);
 }
+
+const uidOf = (job: Obj): string | undefined => ((job['metadata'] ?? {}) as { uid?: string }).uid;
 
 function jobNotFound(h: Handle): FerryError {
   return unavailableError('K8S_JOB_NOT_FOUND', `Job ${h.ref['namespace'] ?? ''}/${h.ref['jobName'] ?? ''} no longer exists (deleted by ferry cancel or kubectl, or by its ttlSecondsAfterFinished)`, {
@@ -258,6 +293,10 @@ function jobNotFound(h: Handle): FerryError {
 const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
 
 const statusKey = (s: RunStatus): string => `${s.state}/${s.phase ?? ''}/${s.reason ?? ''}/${JSON.stringify(s.children ?? {})}`;
+
+/** Waits between watches that fail at once: 1 s, doubling to 30 s. */
+const WATCH_RETRY_FIRST_MS = 1000;
+const WATCH_RETRY_MAX_MS = 30_000;
 
 /** Pod checks while no pod runs: 2 s, doubling to 30 s. */
 const POD_CHECK_FIRST_MS = 2000;
@@ -322,7 +361,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     const cluster = clusterOf(input, ctx);
     const ns = cluster.namespace;
     const api = cluster.api;
-    await checkReferences(api, input, ns, ctx);
+    // The namespace, Secrets and ConfigMaps were checked by plan(), which deploy always follows.
     const pull = await pullSecretFor(input, ns);
     const deployId = newRunId();
     const m = manifestFor(input, ns, pull?.name, deployId);
@@ -358,7 +397,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     const name = h.ref['jobName'] ?? '';
     const job = await api.readJob(ns, name);
     if (job === undefined) throw jobNotFound(h);
-    return runStatusOf(job, await podsOf(api, ns, name));
+    return runStatusOf(job, await podsOf(api, ns, name, uidOf(job)));
   },
 
   async wait(h, cb, ctx): Promise<RunStatus> {
@@ -368,7 +407,10 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     const first = await api.readJob(ns, name);
     if (first === undefined) throw jobNotFound(h);
     // Shared with the watch callback and the pod checks, which change it between awaits.
-    const w = { job: first, pods: await podsOf(api, ns, name), last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false };
+    const uid = uidOf(first);
+    const w = { job: first, pods: await podsOf(api, ns, name, uid), last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0 };
+    const indexed = (((first['spec'] ?? {}) as { completionMode?: string }).completionMode ?? '') === 'Indexed';
+    let failures = 0;
     const report = (): void => {
       const s = runStatusOf(w.job, w.pods);
       w.last = s;
@@ -388,7 +430,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
       let seenCounts = counts(w.job);
       let podCheck: Promise<void> | undefined;
       const refreshPods = (): void => {
-        podCheck ??= podsOf(api, ns, name)
+        podCheck ??= podsOf(api, ns, name, uid)
           .then((p) => {
             w.pods = p;
             report();
@@ -424,20 +466,26 @@ export const kubernetesJobAdapter: RemoteAdapter = {
           if (meta.resourceVersion !== undefined) w.job = { ...w.job, metadata: { ...(w.job['metadata'] as Obj), resourceVersion: meta.resourceVersion } };
           return;
         }
+        w.events += 1;
         if (e.type === 'DELETED') {
-          w.gone = true;
+          // The deleted object carries the Job's last status: a Job removed right after it ended
+          // (ttlSecondsAfterFinished: 0) ended; one removed while running was cancelled.
+          if (jobEnded(e.object)) w.job = e.object;
+          else w.gone = true;
           stop.abort();
           return;
         }
         w.job = e.object;
         const c = counts(w.job);
-        if (c !== seenCounts || jobEnded(w.job)) {
-          seenCounts = c;
-          refreshPods();
-        }
+        // A retried attempt's reason comes from its pods; an Indexed Job's children are counted by
+        // the Job itself, and listing all its pods on every completion would cost O(N²).
+        if ((c !== seenCounts && !indexed) || jobEnded(w.job)) refreshPods();
+        seenCounts = c;
         report();
         if (jobEnded(w.job)) stop.abort();
       };
+      const eventsBefore = w.events;
+      const startedAt = Date.now();
       try {
         await api.watchJob(ns, name, rv, onEvent, stopAll);
       } finally {
@@ -445,6 +493,15 @@ export const kubernetesJobAdapter: RemoteAdapter = {
         await pendingLoop;
         await podCheck;
       }
+      ctx.reporter.debug(`watch of Job ${name} ended after ${String(w.events - eventsBefore)} events${isAborted(cb.signal) ? ' (interrupted)' : ''}`);
+      // A watch that ends at once without an event is failing (5xx, 429, a dropped connection):
+      // wait before the next one, longer each time, and read the Job meanwhile so that its end is
+      // seen even while watches keep failing.
+      if (w.events === eventsBefore && Date.now() - startedAt < 5000 && !w.gone && !w.expired && !isAborted(cb.signal)) {
+        failures += 1;
+        await sleep(Math.min(WATCH_RETRY_MAX_MS, WATCH_RETRY_FIRST_MS * 2 ** (failures - 1)), cb.signal).catch(() => undefined);
+        w.expired = true;
+      } else failures = 0;
       if (w.gone) {
         const s: RunStatus = { state: 'cancelled', phase: 'Deleted', reason: `Job ${ns}/${name} was deleted` };
         cb.onChange(s);
@@ -461,7 +518,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
       }
     }
     if (cb.signal?.aborted === true && !jobEnded(w.job)) return w.last;
-    w.pods = await podsOf(api, ns, name);
+    w.pods = await podsOf(api, ns, name, uid);
     report();
     return w.last;
   },
@@ -513,7 +570,7 @@ async function* podLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGene
       return;
     }
     const jobOver = jobEnded(job) || seen.ended;
-    const pods = byCreation(await podsOf(api, ns, name)).filter((p) => opts.index === undefined || p.index === opts.index);
+    const pods = byCreation(await podsOf(api, ns, name, uidOf(job))).filter((p) => opts.index === undefined || p.index === opts.index);
     for (const pod of pods) {
       if (done.has(pod.name)) continue;
       let p: PodView | undefined = pod;
@@ -530,7 +587,13 @@ async function* podLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGene
         if (p === undefined || !opts.follow || seen.ended) done.add(pod.name);
         continue;
       }
-      yield* readLog(api, ns, pod.name, opts.follow, signal);
+      try {
+        yield* readLog(api, ns, pod.name, opts.follow, signal);
+      } catch (e) {
+        // One pod's log failing (its node gone, a kubelet error) must not hide the next attempts'.
+        if (e instanceof FerryError && (e.code === 'K8S_UNAUTHORIZED' || e.code === 'K8S_FORBIDDEN')) throw e;
+        ctx.reporter.warn(`could not read the log of pod ${pod.name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
       done.add(pod.name);
     }
     if (!opts.follow || signal?.aborted === true) return;

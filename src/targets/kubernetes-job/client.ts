@@ -20,6 +20,8 @@ export interface KubeWhere {
   target: string;
   /** ferry.yaml:LINE:COL of a key, when known. */
   locate?: ((key: string[]) => string | undefined) | undefined;
+  /** --debug lines: each request (method and object, never a body). */
+  debug?: ((line: string) => void) | undefined;
 }
 
 export interface KubeAccess {
@@ -54,7 +56,8 @@ export interface KubeApi {
   secretKeys(ns: string, name: string): Promise<string[] | undefined | 'forbidden'>;
   configMapKeys(ns: string, name: string): Promise<string[] | undefined | 'forbidden'>;
   readSecret(ns: string, name: string): Promise<Obj | undefined>;
-  createSecret(ns: string, body: Obj): Promise<void>;
+  /** 'exists' when a Secret of that name is there already. */
+  createSecret(ns: string, body: Obj): Promise<'created' | 'exists'>;
   replaceSecret(ns: string, name: string, body: Obj): Promise<void>;
   /** Creates the Job; 'exists' when one of that name is there already. */
   createJob(ns: string, body: Obj): Promise<Obj | 'exists'>;
@@ -107,6 +110,10 @@ export function kubeError(e: unknown, what: string, where: KubeWhere, server: st
         cause: e,
         suggestions: ['renew the credentials (e.g. your cloud CLI\'s `get-credentials`, or `kubectl config view` to see the user in use)', 'check that the context names the right cluster'],
       });
+    }
+    if (e.code === 404 && what.startsWith('creating')) {
+      // A create answered 404: the namespace does not exist (seen when RBAC hid it from ferry's check).
+      return configError('K8S_NAMESPACE_NOT_FOUND', `${msg} (the namespace does not exist)`, { where: at, cause: e, suggestions: ['create the namespace, or name an existing one in the target'] });
     }
     if (e.code === 403) {
       return authError('K8S_FORBIDDEN', msg, { where: at, cause: e, suggestions: ['ask a cluster admin for a Role granting this in the namespace (`kubectl auth can-i create jobs -n NS` shows what you may do)'] });
@@ -240,9 +247,13 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
   async function call<T>(method: string, what: string, f: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       requests.push({ method, what });
+      const t0 = Date.now();
       try {
-        return await f();
+        const out = await f();
+        where.debug?.(`kubernetes ${method} ${what} → ok (${String(Date.now() - t0)} ms, attempt ${String(attempt)})`);
+        return out;
       } catch (e) {
+        where.debug?.(`kubernetes ${method} ${what} → ${String(codeOf(e) ?? (e instanceof Error ? e.message : 'error'))} (${String(Date.now() - t0)} ms, attempt ${String(attempt)})`);
         if (attempt >= ATTEMPTS || !transient(e)) throw e;
         await abortableSleep(250 * 2 ** attempt);
       }
@@ -297,7 +308,9 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
     async createSecret(ns, body) {
       try {
         await call('POST', `secret ${ns}`, () => core.createNamespacedSecret({ namespace: ns, body: body }));
+        return 'created';
       } catch (e) {
+        if (codeOf(e) === 409) return 'exists';
         throw kubeError(e, `creating Secret ${ns}/${String((body['metadata'] as Obj | undefined)?.['name'])}`, where, server);
       }
     },
@@ -342,10 +355,20 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
     },
     async watchJob(ns, name, resourceVersion, onEvent, signal) {
       requests.push({ method: 'WATCH', what: `job ${ns}/${name}` });
+      where.debug?.(`kubernetes WATCH job ${ns}/${name} from resourceVersion ${resourceVersion}`);
       const watch = new Watch(kc);
+      // client-node ends a watch after 30 s without data, while API servers send a bookmark about
+      // once a minute: a quiet Job would be re-watched every 30 s. Its timer is a private field;
+      // 5 minutes covers several bookmarks (a newer client-node without the field ignores this).
+      if (Reflect.has(watch, 'requestTimeoutMs')) Reflect.set(watch, 'requestTimeoutMs', 5 * 60_000);
       await new Promise<void>((resolve, reject) => {
         let ctl: AbortController | undefined;
-        const stop = (): void => ctl?.abort();
+        // client-node hands out the watch's controller only once the response headers are in:
+        // an abort before then ends ferry's wait at once, and the request when the controller comes.
+        const stop = (): void => {
+          ctl?.abort();
+          resolve();
+        };
         signal.addEventListener('abort', stop, { once: true });
         watch
           .watch(
@@ -378,6 +401,7 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
     },
     async podLog(ns, pod, container, out, opts) {
       requests.push({ method: 'GET', what: `log ${ns}/${pod}` });
+      where.debug?.(`kubernetes GET log ${ns}/${pod}${opts.follow ? ' (follow)' : ''}`);
       const log = new Log(kc);
       await new Promise<void>((resolve, reject) => {
         // client-node ends its writable when the server closes the stream.

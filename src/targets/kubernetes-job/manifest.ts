@@ -21,10 +21,11 @@ export const INDEX_VAR = 'JOB_COMPLETION_INDEX';
 /** Indexed Jobs: at most 100,000 completions (the API's limit when completions > 1 and Indexed). */
 export const MAX_INDEXED_COMPLETIONS = 100_000;
 /**
- * --each values travel in the pod template's environment; an object in etcd is limited to about
- * 1.5 MiB, so ferry keeps the values to 1 MiB.
+ * --each values travel in one environment variable of the pod; Linux refuses a single
+ * environment string over 128 KiB (MAX_ARG_STRLEN) when the container starts, so ferry keeps the
+ * values well under it. (Every pod of the Job carries them, so smaller is kinder to etcd too.)
  */
-export const EACH_ENV_BUDGET = 1024 * 1024;
+export const EACH_ENV_BUDGET = 120 * 1024;
 
 export class ManifestInputError extends Error {
   constructor(
@@ -58,13 +59,19 @@ export interface JobManifest {
   eachNotDelivered?: string;
 }
 
-/** ferry-<target>, made a DNS-1123 label of at most 52 characters (room for -<hash>). */
+/**
+ * The longest start of a Job name: the name is START-<10 hex> (56), and an Indexed Job's pods get
+ * the hostname <Job name>-<index>, which must be a DNS-1123 label (63): room for 6 index digits.
+ */
+export const NAME_MAX = 45;
+
+/** ferry-<target>, made a DNS-1123 label of at most NAME_MAX characters. */
 export function baseName(target: string, config: KubernetesJobTargetConfig): string {
   if (config.name !== undefined) return config.name;
   const s = `ferry-${target}`
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
-    .slice(0, 52)
+    .slice(0, NAME_MAX)
     .replace(/^-+|-+$/g, '');
   return s === '' ? 'ferry' : s;
 }
@@ -144,7 +151,7 @@ function eachParts(input: JobManifestInput): EachParts | undefined {
   const size = Buffer.byteLength(JSON.stringify(each.values), 'utf8');
   if (size > EACH_ENV_BUDGET) {
     throw new ManifestInputError(
-      `the ${String(each.values.length)} values of ${each.key} (${each.source}) take ${String(size)} bytes; they travel in the Job's pod template, and Kubernetes limits an object to about 1.5 MiB`,
+      `the ${String(each.values.length)} values of ${each.key} (${each.source}) take ${String(size)} bytes; they reach each pod as one environment variable, and Linux refuses one over 128 KiB when the container starts (ferry keeps them under ${String(EACH_ENV_BUDGET / 1024)} KiB)`,
       '--each',
       'split the values over several deploys, or pass short ids and let the job look the rest up',
     );

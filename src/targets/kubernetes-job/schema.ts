@@ -68,7 +68,7 @@ export const kubernetesJobTargetSchema = z
     context: z.string().min(1).optional().describe("The kubeconfig context to use (default: the kubeconfig's current-context)."),
     namespace: dnsLabel.optional().describe("The namespace the Job runs in (default: the context's namespace, else \"default\"). It must exist: ferry does not create namespaces."),
     name: dnsLabel
-      .max(52, 'must be at most 52 characters: ferry appends -<10 hex digits> to make the Job name, and the Job controller puts the Job name in a 63-character label')
+      .max(45, 'must be at most 45 characters: ferry appends -<10 hex digits> to make the Job name, and an Indexed Job\'s pods are named <Job name>-<index>, which must fit in 63')
       .optional()
       .describe('The start of the Job name (default: ferry-<target>). The Job is named NAME-<hash of what it runs>, so a retried deploy finds its Job instead of making a second.'),
     serviceAccountName: dnsSubdomain.optional().describe("The pod's service account."),

@@ -8,8 +8,10 @@ import type { FailedChild, RunState, RunStatus } from '../../core/target.js';
 import { CONTAINER, type Obj } from './manifest.js';
 
 export const INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
-/** Set by the Job controller on its pods since 1.27 (the older job-name is kept for older clusters). */
+/** Set by the Job controller on its pods since 1.27 (ferry needs 1.27 or later). */
 export const JOB_NAME_LABEL = 'batch.kubernetes.io/job-name';
+/** The owning Job's uid, on its pods since 1.27: tells a Job's pods from a same-named earlier Job's. */
+export const CONTROLLER_UID_LABEL = 'batch.kubernetes.io/controller-uid';
 
 interface Condition {
   type?: string;

@@ -542,6 +542,9 @@ function watch(
     return;
   }
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+  // A real API server sends the headers at once, before any event (a client can then cancel a
+  // quiet watch); Node would hold them until the first write.
+  res.flushHeaders();
   const write = (type: string, object: unknown): void => {
     res.write(`${JSON.stringify({ type, object })}\n`);
   };
