@@ -218,6 +218,20 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
     expect(envelope<DeployJson>(r).result?.state).toBe('succeeded');
   });
 
+  it('a log stream cut while the pod runs is read on from where it stopped: every line once, in order', async () => {
+    const dir = await project('    name: cut-log\n');
+    const lines = Array.from({ length: 20 }, (_, i) => `line ${String(i)}`);
+    kube.controls.script(/^cut-log-/, { logs: lines, lineDelayMs: 100, pendingMs: 100 });
+    const pending = run(['deploy', 'nightly'], dir);
+    // Cut every open stream (the log and the watch) while the pod is half-way through its lines.
+    for (let i = 0; i < 100 && !kube.controls.list('pods', 'data').some((p) => p.metadata.name.startsWith('cut-log-') && (p.status as { phase?: string } | undefined)?.phase === 'Running'); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 900));
+    kube.controls.closeStreams();
+    const r = await pending;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(lines.map((l) => `${l}\n`).join(''));
+  });
+
   it('a watch that keeps failing (500) is retried with a pause, and the Job\'s end is still seen', async () => {
     const dir = await project('    name: flaky-watch\n');
     // Runs about 4 s: long enough for both failed watches (1 s and 2 s apart) before it ends.
@@ -232,7 +246,8 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
 
   it('--each makes one Indexed Job, watched once; a failing index is named with its value', async () => {
     const dir = await project('    name: fan\n    parallelism: 2\n');
-    kube.controls.script(/^fan-/, (c) => ({ logs: [`index ${String(c.index)}`], exitCode: c.index === 1 ? 4 : 0 }));
+    // Slow enough that the Job is still running when ferry first reads it (else there is nothing to watch).
+    kube.controls.script(/^fan-/, (c) => ({ logs: [`index ${String(c.index)}`], exitCode: c.index === 1 ? 4 : 0, pendingMs: 300, delayMs: 300 }));
     const from = kube.requests.length;
     const r = await run(['deploy', 'nightly', '--json', '--each', 'DAY=mon,tue,wed'], dir);
     const out = envelope<DeployJson>(r).result;
@@ -252,7 +267,7 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
     expect(out?.children?.['succeeded']).toBe(2);
 
     const ok = await project('    name: fan-ok\n');
-    kube.controls.script(/^fan-ok-/, { logs: ['ok'] });
+    kube.controls.script(/^fan-ok-/, { logs: ['ok'], pendingMs: 300, delayMs: 300 });
     const from2 = kube.requests.length;
     const g = await run(['deploy', 'nightly', '--json', '--each', `N=${Array.from({ length: 20 }, (_, i) => String(i)).join(',')}`], ok);
     expect(g.code, g.stderr).toBe(0);

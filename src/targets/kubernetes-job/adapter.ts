@@ -408,7 +408,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     if (first === undefined) throw jobNotFound(h);
     // Shared with the watch callback and the pod checks, which change it between awaits.
     const uid = uidOf(first);
-    const w = { job: first, pods: await podsOf(api, ns, name, uid), last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0 };
+    const w = { job: first, pods: await podsOf(api, ns, name, uid), last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0, podsAfterEnd: false };
     const indexed = (((first['spec'] ?? {}) as { completionMode?: string }).completionMode ?? '') === 'Indexed';
     let failures = 0;
     const report = (): void => {
@@ -430,9 +430,11 @@ export const kubernetesJobAdapter: RemoteAdapter = {
       let seenCounts = counts(w.job);
       let podCheck: Promise<void> | undefined;
       const refreshPods = (): void => {
+        const ended = jobEnded(w.job);
         podCheck ??= podsOf(api, ns, name, uid)
           .then((p) => {
             w.pods = p;
+            if (ended) w.podsAfterEnd = true;
             report();
           })
           .catch((e: unknown) => {
@@ -446,11 +448,16 @@ export const kubernetesJobAdapter: RemoteAdapter = {
       // status does not change when a pod is stuck pulling its image or unschedulable.
       const pendingLoop = (async () => {
         let delay = POD_CHECK_FIRST_MS;
+        let before = counts(w.job);
         while (!stopAll.aborted) {
           await sleep(delay, stopAll).catch(() => undefined);
           if (isAborted(stopAll)) break;
           const s = (w.job['status'] ?? {}) as { active?: number; ready?: number };
-          if ((s.active ?? 0) > (s.ready ?? 0)) refreshPods();
+          // Only a Job that has not moved since the last look can be stuck: a fan-out whose pods
+          // keep starting and ending is progressing, and listing its pods would only cost.
+          const now = counts(w.job);
+          if ((s.active ?? 0) > (s.ready ?? 0) && now === before) refreshPods();
+          before = now;
           delay = Math.min(POD_CHECK_MAX_MS, delay * 2);
         }
       })();
@@ -518,7 +525,8 @@ export const kubernetesJobAdapter: RemoteAdapter = {
       }
     }
     if (cb.signal?.aborted === true && !jobEnded(w.job)) return w.last;
-    w.pods = await podsOf(api, ns, name, uid);
+    // The pods as they ended (exit codes, reasons), unless the watch's last event already listed them.
+    if (!w.podsAfterEnd) w.pods = await podsOf(api, ns, name, uid);
     report();
     return w.last;
   },
@@ -588,7 +596,17 @@ async function* podLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGene
         continue;
       }
       try {
-        yield* readLog(api, ns, pod.name, opts.follow, signal);
+        // A followed stream can end while the container still runs (an API server restart, a
+        // proxy's idle timeout): read on from where it stopped, at most a few times.
+        const mark: LogMark = { time: '', seen: 0 };
+        for (let resumes = 0; ; resumes++) {
+          yield* readLog(api, ns, pod.name, opts.follow, signal, mark);
+          if (!opts.follow || isAborted(signal) || resumes >= LOG_RESUMES) break;
+          const now = await api.readPod(ns, pod.name);
+          const view = now === undefined ? undefined : podView(now);
+          if (view === undefined || view.state?.running === undefined) break;
+          ctx.reporter.debug(`the log stream of pod ${pod.name} ended while it runs: reading on from ${mark.time || 'its start'}`);
+        }
       } catch (e) {
         // One pod's log failing (its node gone, a kubelet error) must not hide the next attempts'.
         if (e instanceof FerryError && (e.code === 'K8S_UNAUTHORIZED' || e.code === 'K8S_FORBIDDEN')) throw e;
@@ -603,8 +621,42 @@ async function* podLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGene
   }
 }
 
-/** One pod's log as lines. */
-async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, signal: AbortSignal | undefined): AsyncGenerator<LogLine> {
+/** How often a log stream that ends while its container runs is opened again. */
+const LOG_RESUMES = 5;
+
+/**
+ * Where a pod's log has been read to: the last line's timestamp and how many lines carried it, so
+ * a resumed read (sinceTime, which the API takes to the second) skips what was already printed.
+ */
+interface LogMark {
+  time: string;
+  seen: number;
+}
+
+/** One pod's log as lines, read with timestamps (stripped) so that a later read can resume after them. */
+async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, signal: AbortSignal | undefined, mark: LogMark = { time: '', seen: 0 }): AsyncGenerator<LogLine> {
+  const resumeFrom = { ...mark };
+  let skipped = 0;
+  /** The text of a "TIMESTAMP text" line, or undefined when it was printed before the resume. */
+  const fresh = (raw: string): string | undefined => {
+    const sp = raw.indexOf(' ');
+    const time = sp > 0 ? raw.slice(0, sp) : '';
+    const text = sp > 0 ? raw.slice(sp + 1) : raw;
+    if (time === '' || !/^\d{4}-\d\d-\d\dT/.test(time)) return raw;
+    if (resumeFrom.time !== '') {
+      if (time < resumeFrom.time) return undefined;
+      if (time === resumeFrom.time && skipped < resumeFrom.seen) {
+        skipped += 1;
+        return undefined;
+      }
+    }
+    if (time === mark.time) mark.seen += 1;
+    else {
+      mark.time = time;
+      mark.seen = 1;
+    }
+    return text;
+  };
   // Filled by the stream, drained by the generator: a holder, since it changes between awaits.
   const q: { lines: string[]; partial: string; wake?: (() => void) | undefined; finished: boolean; failure?: unknown } = { lines: [], partial: '', finished: false };
   const out = new Writable({
@@ -617,7 +669,7 @@ async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, 
     },
   });
   const reading = api
-    .podLog(ns, pod, CONTAINER, out, { follow, signal })
+    .podLog(ns, pod, CONTAINER, out, { follow, signal, timestamps: true, ...(resumeFrom.time !== '' ? { sinceTime: resumeFrom.time.replace(/\.\d+Z$/, 'Z') } : {}) })
     .catch((e: unknown) => {
       q.failure = e;
     })
@@ -626,7 +678,10 @@ async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, 
       q.wake?.();
     });
   for (;;) {
-    while (q.lines.length > 0) yield { stream: 'stdout', text: q.lines.shift() ?? '' };
+    while (q.lines.length > 0) {
+      const text = fresh(q.lines.shift() ?? '');
+      if (text !== undefined) yield { stream: 'stdout', text };
+    }
     if (q.finished) break;
     await new Promise<void>((r) => {
       q.wake = r;
@@ -634,6 +689,7 @@ async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, 
     q.wake = undefined;
   }
   await reading;
-  if (q.partial !== '') yield { stream: 'stdout', text: q.partial };
+  const last = q.partial === '' ? undefined : fresh(q.partial);
+  if (last !== undefined) yield { stream: 'stdout', text: last };
   if (q.failure !== undefined) throw q.failure instanceof Error ? q.failure : new Error('reading the log failed');
 }

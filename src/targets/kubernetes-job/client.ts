@@ -71,7 +71,7 @@ export interface KubeApi {
    */
   watchJob(ns: string, name: string, resourceVersion: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
   /** Writes a container's log to `out`, following it while the container runs; resolves when the stream ends. */
-  podLog(ns: string, pod: string, container: string, out: Writable, opts: { follow: boolean; signal?: AbortSignal | undefined }): Promise<void>;
+  podLog(ns: string, pod: string, container: string, out: Writable, opts: { follow: boolean; signal?: AbortSignal | undefined; timestamps?: boolean; sinceTime?: string | undefined }): Promise<void>;
 }
 
 /** What the API said, as a Status object. */
@@ -426,7 +426,7 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
           });
         });
         log
-          .log(ns, pod, container, sink, { follow: opts.follow })
+          .log(ns, pod, container, sink, { follow: opts.follow, ...(opts.timestamps === true ? { timestamps: true } : {}), ...(opts.sinceTime !== undefined ? { sinceTime: opts.sinceTime } : {}) })
           .then((ctl) => {
             if (opts.signal?.aborted === true) ctl.abort();
             opts.signal?.addEventListener(
