@@ -8,11 +8,11 @@
 # Environment: BENCH_SKIP_BUILD=1 skips `npm run build` (dist/ as it is); BENCH_BUILD_DIR puts the
 # compiled benchmarks somewhere else than bench/.build (it must stay inside the checkout, so that
 # node finds node_modules); BENCH_STARTUP_ROUNDS / BENCH_STARTUP_RUNS tune the start-up benchmark.
-# Needs: Node 22, docker-registry, buildah, skopeo, hyperfine, GNU time (/usr/bin/time), busybox-static.
+# Needs: Node 22, docker-registry, buildah, skopeo, hyperfine, GNU time (/usr/bin/time), busybox-static, kubectl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(startup reproducible repush-unchanged one-file-change build-push-150mb rss-1gb hybrid-edit batch-api-calls batch-array-poll)
+all=(startup reproducible repush-unchanged one-file-change build-push-150mb rss-1gb hybrid-edit batch-api-calls batch-array-poll k8s-api-calls)
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if ! command -v node >/dev/null 2>&1 || [ "$(node_major node)" -lt 22 ]; then

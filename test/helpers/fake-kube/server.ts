@@ -542,8 +542,8 @@ function watch(
     return;
   }
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
-  // A real API server sends the headers at once, before any event (a client can then cancel a
-  // quiet watch); Node would hold them until the first write.
+  // A real API server sends the headers of a watch at once, before any event: client-go (kubectl wait)
+  // blocks in the request until then, and cannot be stopped while it waits.
   res.flushHeaders();
   const write = (type: string, object: unknown): void => {
     res.write(`${JSON.stringify({ type, object })}\n`);
@@ -608,6 +608,7 @@ async function podLog(state: ServerState, pod: KubeObject, query: Record<string,
   const timestamps = query.timestamps === 'true';
   let sent = query.tailLines !== undefined ? Math.max(0, buf.lines.length - Number(query.tailLines)) : 0;
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
+  res.flushHeaders(); // as for a watch: a follow with no line yet still answers at once
   const flush = (): void => {
     while (sent < buf.lines.length) {
       const l = buf.lines[sent++];
