@@ -9,10 +9,11 @@ import type { DeployInput, Handle, RunStatus, TargetAdapter, TargetKindInfo } fr
 import { batchTargetSchema } from './aws-batch/schema.js';
 import { lambdaTargetSchema } from './aws-lambda/schema.js';
 import { localTargetSchema } from './local/schema.js';
+import { sparkTargetSchema } from './spark/schema.js';
 
-export const targetSchemas = [localTargetSchema, batchTargetSchema, lambdaTargetSchema] as const;
+export const targetSchemas = [localTargetSchema, batchTargetSchema, lambdaTargetSchema, sparkTargetSchema] as const;
 
-export const TARGET_TYPES = ['local', 'aws-batch', 'aws-lambda'] as const;
+export const TARGET_TYPES = ['local', 'aws-batch', 'aws-lambda', 'spark'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 export type TargetConfig = z.output<(typeof targetSchemas)[number]>;
 /** Every kind but local, whose run path (services/run.ts) predates the adapter contract. */
@@ -34,6 +35,11 @@ export const TARGET_KINDS: readonly TargetKindInfo[] = [
     type: 'aws-lambda',
     summary: 'An AWS Lambda container-image function: ferry creates or updates it with the image pinned by digest, waits until it is ready, can publish a version and move an alias, and invokes it with deploy --invoke.',
     capabilities: { plan: true, deploy: true, async: false, logs: false, cancel: false, each: false, invoke: true },
+  },
+  {
+    type: 'spark',
+    summary: 'A Spark application: spark-submit runs in the image on this machine, against a local[*], standalone (spark://, client mode) or Kubernetes (k8s://, cluster mode) master; ferry follows the driver and exits with its exit code.',
+    capabilities: { plan: true, deploy: true, async: true, logs: true, cancel: true, each: false },
   },
 ];
 
@@ -62,6 +68,7 @@ export type RemoteAdapter = TargetAdapter<DeployInput<RemoteTargetConfig>> & {
 const ADAPTERS: Record<RemoteTargetConfig['type'], () => Promise<RemoteAdapter>> = {
   'aws-batch': async () => (await import('./aws-batch/adapter.js')).batchAdapter,
   'aws-lambda': async () => (await import('./aws-lambda/adapter.js')).lambdaAdapter,
+  spark: async () => (await import('./spark/adapter.js')).sparkAdapter,
 };
 
 export async function loadRemoteAdapter(type: RemoteTargetConfig['type']): Promise<RemoteAdapter> {

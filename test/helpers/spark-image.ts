@@ -25,7 +25,7 @@ import { startRegistry, type TestRegistry } from './registry.js';
 import { ensureSpark, PYSPARK_VERSION, SPARK_VENV } from './spark.js';
 
 /** Bump when the recipe below changes: it is part of the cache key. */
-const RECIPE = 'spark-driver-4';
+const RECIPE = 'spark-driver-5';
 const JAVA_HOME = '/usr/lib/jvm/java-17-openjdk-amd64';
 const PYTHON = '/usr/bin/python3.11';
 const CACHE = process.env['FERRY_SPARK_IMAGE_CACHE'] ?? path.join(homedir(), '.cache', 'ferry-ci', 'spark-driver');
@@ -88,6 +88,11 @@ async function buildRootfs(sparkHome: string): Promise<string> {
     for (const m of out.matchAll(/=> (\/\S+)/g)) if (m[1] !== undefined && !m[1].startsWith(JAVA_HOME)) libs.add(m[1]);
   }
   libs.add('/lib64/ld-linux-x86-64.so.2');
+  // Loaded at run time rather than linked (ldd cannot see them): zstd-jni, which Spark's shuffle
+  // uses, extracts a .so that needs libpthread; the JVM and Python resolve names through NSS.
+  for (const lib of ['libpthread.so.0', 'libdl.so.2', 'librt.so.1', 'libutil.so.1', 'libgcc_s.so.1', 'libstdc++.so.6', 'libresolv.so.2', 'libnss_files.so.2', 'libnss_dns.so.2']) {
+    if (await exists(`/lib/x86_64-linux-gnu/${lib}`)) libs.add(`/lib/x86_64-linux-gnu/${lib}`);
+  }
   // From /, with relative names: coreutils 9.1's `cp -a --parents` fails on absolute sources.
   const files = ['/usr/bin/bash', PYTHON, '/usr/lib/python3.11', ...libs];
   await runChecked('cp', ['-rL', '--preserve=mode', '--parents', ...files.map((f) => f.slice(1)), rootfs], { cwd: '/', timeoutMs: 300_000 });

@@ -30,7 +30,7 @@ export const sparkTargetSchema = z
     jars: z.array(z.string().min(1)).default([]).describe('--jars: extra jars, written as app is.'),
     files: z.array(z.string().min(1)).default([]).describe('--files: files placed in each executor\'s working directory, written as app is.'),
     packages: z.array(z.string().min(1)).default([]).describe('--packages: Maven coordinates group:artifact:version, fetched by spark-submit.'),
-    repositories: z.array(z.string().url()).default([]).describe('--repositories: extra Maven repositories for packages.'),
+    repositories: z.array(z.url()).default([]).describe('--repositories: extra Maven repositories for packages.'),
     conf: z.record(z.string().min(1), confValue).default({}).describe('--conf KEY=VALUE for each entry: keys start with spark.; values are strings, numbers or booleans.'),
     driver: z
       .strictObject({
