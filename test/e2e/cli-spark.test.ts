@@ -21,7 +21,7 @@ const JVM_OPTS = '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC';
 
 let spark: SparkCluster | undefined;
 let base: SparkBaseImage | undefined;
-let work: string;
+let work = '';
 let project: string;
 let state: string;
 let penv: Record<string, string>;
@@ -54,9 +54,9 @@ function yaml(targets: string): string {
     'apiVersion: ferry/v1',
     'image:',
     // The registry that holds the base: the job image's push then only uploads the job's own layer.
-    `  name: ${base?.registry.host ?? ''}/team/spark-job`,
+    `  name: ${base.registry.host}/team/spark-job`,
     'registries:',
-    `  "${base?.registry.host ?? ''}": {insecure: true}`,
+    `  "${base.registry.host}": {insecure: true}`,
     'job:',
     `  env: {FERRY_E2E: spark}`,
     'targets:',
@@ -143,7 +143,7 @@ afterAll(async () => {
   }
   await spark?.stop();
   await base?.registry.stop();
-  if (work !== undefined) await rm(work, { recursive: true, force: true });
+  if (work !== '') await rm(work, { recursive: true, force: true });
 }, 300_000);
 
 describe('ferry deploy to a standalone Spark master', () => {
