@@ -16,7 +16,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { configError } from '../../core/errors.js';
+import { configError, ExitCode, FerryError } from '../../core/errors.js';
 import { parseCpu, parseMemory } from '../../core/quantities.js';
 import type { DeployInput } from '../../core/target.js';
 import { parseVolume, type VolumeSpec } from '../local/spec.js';
@@ -52,18 +52,12 @@ const KUBECONFIG_IN_CONTAINER = `${MOUNT_ROOT}/kube/config`;
 
 type Input = DeployInput<SparkTargetConfig>;
 
-export class SparkConfigProblem extends Error {
-  constructor(
-    readonly code: string,
-    readonly key: string,
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
-  }
-}
-
-const problem = (code: string, key: string, message: string, hint: string): SparkConfigProblem => new SparkConfigProblem(code, key, message, hint);
+/**
+ * A configuration problem at a key of the target (details.key, relative to the target unless it
+ * starts with job.); sparkSubmitFor adds the ferry.yaml position.
+ */
+const problem = (code: string, key: string, message: string, hint: string): FerryError =>
+  new FerryError(code, message, { exitCode: ExitCode.CONFIG, suggestions: [hint], details: { problemKey: key } });
 
 /** The master URL's kind, or a SPARK_MASTER_INVALID problem. */
 export function masterKind(master: string): SparkMode {
@@ -238,8 +232,8 @@ export interface SubmitContext {
 }
 
 /**
- * The spark-submit line and container for this input, or a SparkConfigProblem naming the key. The
- * caller turns problems into FerryErrors with the ferry.yaml position (see sparkSubmitFor).
+ * The spark-submit line and container for this input, or a problem (a FerryError) naming the key.
+ * sparkSubmitFor adds the ferry.yaml position.
  */
 export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
   const c = input.config;
@@ -441,14 +435,15 @@ export function sparkSubmitFor(input: Input, sc: SubmitContext): SparkSubmit {
   try {
     return buildSubmit(input, sc);
   } catch (e) {
-    if (!(e instanceof SparkConfigProblem)) throw e;
-    const keyPath = e.key.startsWith('job.') ? e.key.split('.') : e.key.startsWith('conf.') ? ['targets', input.target, 'conf', e.key.slice('conf.'.length)] : ['targets', input.target, ...e.key.split('.')];
+    const key = e instanceof FerryError ? e.details?.['problemKey'] : undefined;
+    if (!(e instanceof FerryError) || typeof key !== 'string') throw e;
+    const keyPath = key.startsWith('job.') ? key.split('.') : key.startsWith('conf.') ? ['targets', input.target, 'conf', key.slice('conf.'.length)] : ['targets', input.target, ...key.split('.')];
     const at = input.locate?.(keyPath);
-    const shown = e.key.startsWith('job.') ? e.key : `targets.${input.target}.${e.key}`;
+    const shown = key.startsWith('job.') ? key : `targets.${input.target}.${key}`;
     throw configError(e.code, `${e.message} (target ${input.target}, type spark)`, {
       where: `${at ?? input.file} (${shown})`,
       details: { target: input.target, key: shown },
-      suggestions: [e.hint],
+      suggestions: e.suggestions,
     });
   }
 }
