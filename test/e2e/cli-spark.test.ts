@@ -6,7 +6,7 @@ import { runProcess } from '../../src/infra/process.js';
 import { envelope, ferry, type CliResult } from '../helpers/cli.js';
 import { podmanEnv } from '../helpers/podman.js';
 import { startSpark, type SparkCluster } from '../helpers/spark.js';
-import { sparkBaseImage, type SparkBaseImage } from '../helpers/spark-image.js';
+import { insecureRegistriesConf, keepBaseInPodman, sparkBaseImage, type SparkBaseImage } from '../helpers/spark-image.js';
 
 /**
  * `type: spark` against a real standalone master and worker (pyspark 4.3.0, test/helpers/spark.ts),
@@ -91,15 +91,9 @@ beforeAll(async () => {
   base = await sparkBaseImage();
   // podman pulls the job image itself, with its own registry settings: the registry is plain HTTP.
   const conf = path.join(work, 'registries.conf');
-  await writeFile(conf, `[[registry]]\nlocation = "${base.registry.host}"\ninsecure = true\n`);
+  await writeFile(conf, insecureRegistriesConf(base));
   penv = { ...(await podmanEnv()), CONTAINERS_REGISTRIES_CONF: conf };
-  // Kept under a stable name, so the ~1 GB base layer stays in podman's storage when the test
-  // removes the job images it pulled (by ID) at the end.
-  const pulled = await runProcess('podman', ['pull', base.ref], { env: penv, timeoutMs: 600_000 });
-  if (pulled.code !== 0) throw new Error(`podman pull ${base.ref}: ${pulled.stderr}`);
-  await runProcess('podman', ['tag', base.ref, `localhost/ferry-test/spark-driver:${base.key}`], { env: penv });
-  // The registry's port changes every run: drop that name, keep the stable one.
-  await runProcess('podman', ['untag', `localhost/ferry-test/spark-driver:${base.key}`, base.ref], { env: penv });
+  await keepBaseInPodman(base, penv);
   spark = await startSpark();
 
   project = path.join(work, 'project');

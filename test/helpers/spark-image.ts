@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { runChecked } from '../../src/infra/process.js';
+import { runChecked, runProcess } from '../../src/infra/process.js';
 import { ensureBusybox } from './images.js';
 import { startRegistry, type TestRegistry } from './registry.js';
 import { ensureSpark, PYSPARK_VERSION, SPARK_VENV } from './spark.js';
@@ -197,4 +197,23 @@ export async function sparkBaseImage(): Promise<SparkBaseImage> {
     throw e;
   }
   return { registry, ref, key, sparkHome, python };
+}
+
+/**
+ * Puts the base image in podman's storage under a stable name (localhost/ferry-test/spark-driver:KEY),
+ * so the ~1 GB base layer stays there when a test removes, by ID, the job images it pulled; the name
+ * with the registry's port (new every run) is dropped. `env` must let podman reach the registry
+ * (CONTAINERS_REGISTRIES_CONF marking it insecure).
+ */
+export async function keepBaseInPodman(base: SparkBaseImage, env: Record<string, string>): Promise<void> {
+  const stable = `localhost/ferry-test/spark-driver:${base.key}`;
+  const pulled = await runProcess('podman', ['pull', base.ref], { env, timeoutMs: 600_000 });
+  if (pulled.code !== 0) throw new Error(`podman pull ${base.ref}: ${pulled.stderr}`);
+  await runProcess('podman', ['tag', base.ref, stable], { env });
+  await runProcess('podman', ['untag', stable, base.ref], { env });
+}
+
+/** registries.conf content that marks the base image's registry as plain HTTP for podman. */
+export function insecureRegistriesConf(base: SparkBaseImage): string {
+  return `[[registry]]\nlocation = "${base.registry.host}"\ninsecure = true\n`;
 }

@@ -89,10 +89,20 @@ async function readPod(h: Handle): Promise<V1Pod> {
   }
 }
 
+/**
+ * The driver's container: Spark's default name, unless a pod template named it (Spark keeps a
+ * template container's name); then the first container, where Spark puts the driver.
+ */
+function driverContainerOf(pod: V1Pod): string {
+  const names = (pod.spec?.containers ?? []).map((c) => c.name);
+  return names.includes(DRIVER_CONTAINER) ? DRIVER_CONTAINER : (names[0] ?? DRIVER_CONTAINER);
+}
+
 /** The driver pod's phase, with the driver container's exit code once it has ended. */
 export function podRunStatus(pod: V1Pod): RunStatus {
   const phase = pod.status?.phase ?? 'Pending';
-  const container = pod.status?.containerStatuses?.find((c) => c.name === DRIVER_CONTAINER) ?? pod.status?.containerStatuses?.[0];
+  const name = driverContainerOf(pod);
+  const container = pod.status?.containerStatuses?.find((c) => c.name === name) ?? pod.status?.containerStatuses?.[0];
   const terminated = container?.state?.terminated;
   const waiting = container?.state?.waiting;
   if (phase === 'Succeeded') return { state: 'succeeded', phase, exitCode: terminated?.exitCode ?? 0 };
@@ -114,8 +124,11 @@ export async function podStatus(h: Handle): Promise<RunStatus> {
 export async function podLogs(h: Handle, opts: LogOptions, ctx: RunContext, onLine: (l: LogLine) => void): Promise<void> {
   const { kc, namespace, pod } = clientFor(h);
   // The log endpoint refuses a pod whose container has not started: wait for it when following.
+  let container: string;
   for (;;) {
-    const s = podRunStatus(await readPod(h));
+    const current = await readPod(h);
+    container = driverContainerOf(current);
+    const s = podRunStatus(current);
     if (s.state !== 'pending') break;
     if (!opts.follow || ctx.signal?.aborted === true) return;
     await new Promise((r) => setTimeout(r, 1000));
@@ -134,7 +147,7 @@ export async function podLogs(h: Handle, opts: LogOptions, ctx: RunContext, onLi
   });
   let abort: AbortController;
   try {
-    abort = await new Log(kc).log(namespace, pod, DRIVER_CONTAINER, sink, { follow: opts.follow });
+    abort = await new Log(kc).log(namespace, pod, container, sink, { follow: opts.follow });
   } catch (e) {
     throw kubeError(e, `read the log of pod ${namespace}/${pod}`);
   }
