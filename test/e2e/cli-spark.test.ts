@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../src/infra/process.js';
 import { envelope, ferry, type CliResult } from '../helpers/cli.js';
 import { podmanEnv } from '../helpers/podman.js';
+import { startPodmanService } from '../helpers/podman-service.js';
 import { startSpark, type SparkCluster } from '../helpers/spark.js';
 import { insecureRegistriesConf, keepBaseInPodman, sparkBaseImage, type SparkBaseImage } from '../helpers/spark-image.js';
 
@@ -115,6 +116,12 @@ beforeAll(async () => {
         '    app: jobs/exit.py',
         '    engine: podman',
         '    conf: {spark.ui.enabled: false}',
+        '  through-docker-api:',
+        '    type: spark',
+        '    master: local[1]',
+        '    app: local:///app/exit.py',
+        '    engine: docker',
+        '    conf: {spark.ui.enabled: false}',
         '',
       ].join('\n'),
     ),
@@ -202,5 +209,28 @@ describe('ferry deploy to a standalone Spark master', () => {
     const r = await run(['deploy', 'local-mode', '--', '4']);
     expect(r.code, explain(r)).toBe(4);
     expect(r.stdout).toMatch(/^CONNECTED local-/m);
+  });
+
+  it('through a Docker Engine API (podman system service): deploy --async, then status and logs by the container', async () => {
+    const svc = await startPodmanService({ env: penv });
+    try {
+      const viaApi = (args: string[]): Promise<CliResult> => ferry(args, { cwd: project, env: env({ DOCKER_HOST: svc.dockerHost }), timeoutMs: 240_000 });
+      const d = await viaApi(['deploy', 'through-docker-api', '--async', '--json', '--', '5']);
+      expect(d.code, explain(d)).toBe(0);
+      const h = envelope<{ handle: Handle }>(d).result?.handle;
+      expect(h?.ref['engine']).toBe('docker');
+      let st: { state: string; exitCode?: number } | undefined;
+      for (let i = 0; i < 120 && (st === undefined || st.state === 'running' || st.state === 'pending'); i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        st = envelope<{ state: string; exitCode?: number }>(await viaApi(['status', '--id', h?.id ?? '', '--json'])).result;
+      }
+      // The exit code is read from the kept container (podman 4.3's API reports 0 for an auto-removed one).
+      expect(st).toMatchObject({ state: 'failed', exitCode: 5 });
+      const logs = await viaApi(['logs', '--id', h?.ref['driverContainer'] ?? '']);
+      expect(logs.code, explain(logs)).toBe(0);
+      expect(logs.stdout).toMatch(/^CONNECTED local-/m);
+    } finally {
+      await svc.stop();
+    }
   });
 });
