@@ -201,6 +201,14 @@ describe('ferry deploy to a standalone Spark master', () => {
     expect(f.stdout).toMatch(/^STARTED app-/m);
     const after = await run(['status', '--last', '--json']);
     expect(envelope<{ state: string; exitCode: number }>(after).result).toMatchObject({ state: 'failed', exitCode: 143 });
+    // The master ended the application of the driver that went away (and with it its executors).
+    let active = true;
+    for (let i = 0; i < 60 && active; i++) {
+      active = ((await spark?.state())?.activeapps ?? []).some((a) => a.name === 'ferry-sleep');
+      if (active) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(active).toBe(false);
+    expect(((await spark?.state())?.completedapps ?? []).filter((a) => a.name === 'ferry-sleep')).toHaveLength(1);
     const again = await run(['cancel', '--last', '--json']);
     expect(envelope<{ action: string }>(again).result?.action).toBe('none');
   });
