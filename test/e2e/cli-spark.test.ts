@@ -110,6 +110,7 @@ beforeAll(async () => {
         standalone('wordcount', 'local:///app/wordcount.py', `    executor: {memory: 512m}\n`) + `\n`,
         standalone('failing', 'local:///app/exit.py'),
         standalone('slow', 'local:///app/sleep.py'),
+        standalone('not-in-image', 'local:///app/missing.py'),
         '  local-mode:',
         '    type: spark',
         '    master: local[1]',
@@ -211,6 +212,17 @@ describe('ferry deploy to a standalone Spark master', () => {
     expect(((await spark?.state())?.completedapps ?? []).filter((a) => a.name === 'ferry-sleep')).toHaveLength(1);
     const again = await run(['cancel', '--last', '--json']);
     expect(envelope<{ action: string }>(again).result?.action).toBe('none');
+  });
+
+  it('an app the image does not have: SPARK_FILE_NOT_IN_IMAGE at its key, and no spark-submit started', async () => {
+    const r = await run(['deploy', 'not-in-image', '--json']);
+    expect(r.code, explain(r)).toBe(78);
+    const e = envelope(r).error;
+    expect(e?.code).toBe('SPARK_FILE_NOT_IN_IMAGE');
+    expect(e?.where).toMatch(/ferry\.yaml:\d+:\d+ \(targets\.not-in-image\.app\)$/);
+    expect(r.stderr).not.toMatch(/started spark-submit/);
+    const left = await runProcess('podman', ['ps', '-a', '--filter', 'label=dev.ferry.target=not-in-image', '--format', '{{.Names}}'], { env: penv });
+    expect(left.stdout.trim()).toBe('');
   });
 
   it('local[1]: the whole application runs in the container, with an app file from the project mounted', async () => {

@@ -101,6 +101,8 @@ describe('a standalone master: client mode in the container', () => {
     expect(s.container.command).toEqual(['spark-submit']);
     expect(s.container.name).toBe(`ferry-spark-nightly-${RUN_ID}`);
     expect(s.kubernetes).toBeUndefined();
+    // What ferry looks for in the image before spark-submit runs.
+    expect(s.imageFiles).toEqual([{ key: 'pyFiles.0', path: '/app/lib.zip' }]);
   });
 
   it('local[*] runs everything in the container: no executor flags', () => {

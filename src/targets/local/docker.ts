@@ -57,6 +57,18 @@ function dockerDetached(client: DockerClient, reporter: Reporter): DetachedConta
         err.end();
       }
     },
+    async filesIn(image, paths) {
+      const out = new Map<string, boolean>();
+      if (paths.length === 0) return out;
+      // An entrypoint is needed to create a container; it never runs.
+      const { id } = await client.createContainer({ Image: image, Entrypoint: ['/ferry-never-runs'], Labels: { 'dev.ferry.kind': 'probe' }, HostConfig: { AutoRemove: false } });
+      try {
+        for (const p of paths) out.set(p, await client.pathExists(id, p));
+      } finally {
+        await client.removeContainer(id, { force: true }).catch(() => undefined);
+      }
+      return out;
+    },
     stop: (name, graceSeconds) => client.stopContainer(name, graceSeconds),
     remove: (name) => client.removeContainer(name, { force: true }),
   };

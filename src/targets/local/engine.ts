@@ -89,6 +89,11 @@ export interface DetachedContainers {
   inspect(name: string): Promise<ContainerStatus | undefined>;
   /** Its output from the start, line by line; with `follow`, until it ends (or `signal`). */
   logs(name: string, opts: { follow: boolean; signal?: AbortSignal | undefined }, onLine: (stream: 'stdout' | 'stderr', text: string) => void): Promise<void>;
+  /**
+   * Whether the image has these files (absolute paths), looked up in a container created from it
+   * and never started (then removed): what a program in the image is about to be told to run.
+   */
+  filesIn(image: string, paths: readonly string[]): Promise<Map<string, boolean>>;
   /** SIGTERM, then SIGKILL after `graceSeconds`. */
   stop(name: string, graceSeconds: number): Promise<void>;
   remove(name: string): Promise<void>;

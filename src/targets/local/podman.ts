@@ -5,6 +5,7 @@
  * exit code comes from the container's state rather than from podman's own exit status (125-127
  * are podman's errors).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,6 +87,25 @@ function podmanDetached(env: NodeJS.ProcessEnv, reporter: Reporter): DetachedCon
         out.end();
         err.end();
       }
+    },
+    async filesIn(image, paths) {
+      const out = new Map<string, boolean>();
+      if (paths.length === 0) return out;
+      const name = `ferry-probe-${randomBytes(6).toString('hex')}`;
+      // An entrypoint is needed to create a container; it never runs.
+      const created = await runProcess(PODMAN, ['create', '--name', name, '--pull=never', '--entrypoint', '["/ferry-never-runs"]', image], { env, timeoutMs: 120_000 });
+      if (created.code !== 0) throw dataError('ENGINE_REJECTED', `podman could not create a container of ${image}: ${tail(created.stderr)}`, { details: { engine: 'podman' } });
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-probe-'));
+      try {
+        for (const [i, p] of paths.entries()) {
+          const r = await runProcess(PODMAN, ['cp', `${name}:${p}`, path.join(dir, String(i))], { env, timeoutMs: 120_000 });
+          out.set(p, r.code === 0);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        await runProcess(PODMAN, ['rm', '--force', '--time', '0', name], { env, timeoutMs: 60_000 }).catch(() => undefined);
+      }
+      return out;
     },
     async stop(name, graceSeconds) {
       const r = await runProcess(PODMAN, ['stop', '--time', String(graceSeconds), name], { env, timeoutMs: (graceSeconds + 30) * 1000 });

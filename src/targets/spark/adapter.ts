@@ -20,7 +20,7 @@ import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
 import type { ContainerStatus, LocalEngine } from '../local/engine.js';
 import { STOP_GRACE_SECONDS } from '../local/engine.js';
 import type { SparkTargetConfig } from './schema.js';
-import { sparkSubmitFor, type SparkSubmit } from './submit.js';
+import { problemAt, sparkSubmitFor, type SparkSubmit } from './submit.js';
 
 type Input = DeployInput<RemoteTargetConfig>;
 
@@ -101,6 +101,15 @@ export const sparkAdapter: RemoteAdapter = {
       if (!(await engine.hasImage(p.imageId))) {
         throw new FerryError('ENGINE_ERROR', `${engine.kind} pulled ${p.image} but does not have image ${p.imageId}`, { exitCode: 69 });
       }
+    }
+    // Before anything starts: the files the command line names in the image must be there (a
+    // missing one would otherwise fail only once spark-submit, or the driver pod, has started).
+    const found = await engine.detached.filesIn(p.imageId, p.submit.imageFiles.map((f) => f.path));
+    const missing = p.submit.imageFiles.find((f) => found.get(f.path) === false);
+    if (missing !== undefined) {
+      throw problemAt(si, 'SPARK_FILE_NOT_IN_IMAGE', missing.key, `${missing.key}: the image has no ${missing.path}`, [
+        'COPY the file into the image at that path (check the Dockerfile and .dockerignore), or fix the path',
+      ]);
     }
     if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `starting spark-submit for ${input.target}`);
     const spec = {

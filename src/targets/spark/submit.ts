@@ -40,6 +40,8 @@ export interface SparkSubmit {
     network: string;
     labels: Record<string, string>;
   };
+  /** Files the command line names in the image (local:// and file:// paths), by ferry.yaml key: checked before spark-submit runs. */
+  imageFiles: { key: string; path: string }[];
   /** k8s://: the driver pod ferry names, and where it lives. */
   kubernetes?: { namespace: string; driverPod: string; kubeconfig: string; context?: string };
   /** For `ferry plan`: what was chosen and why. */
@@ -243,6 +245,7 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
   const notes: string[] = [];
   const volumes: VolumeSpec[] = [];
   let mounts = 0;
+  const imageFiles: SparkSubmit['imageFiles'] = [];
 
   if (!k8s && c.kubernetes !== undefined) {
     throw problem('SPARK_CONFIG_INVALID', 'kubernetes', `kubernetes settings apply only to a k8s:// master, not ${c.master}`, 'remove the kubernetes section, or set master to k8s://https://HOST:PORT');
@@ -258,6 +261,7 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
   /** A file for spark-submit: its URI on the command line, mounting it when it is on this machine. */
   const fileArg = (value: string, key: string, mustExist = true): string => {
     const ref = classify(value, baseDir);
+    if (ref.kind === 'image') imageFiles.push({ key, path: ref.uri.replace(/^(local|file):\/\//, '') });
     if (ref.kind !== 'host') {
       if (k8s && ref.uri.startsWith('file://')) {
         throw problem('SPARK_FILE_NOT_IN_IMAGE', key, `${key} "${value}" is a file:// path, which spark-submit would upload from its own container`, 'write local:///PATH for a file in the image, or a URL the cluster can read');
@@ -418,6 +422,7 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
       labels: { 'dev.ferry.target': input.target, 'dev.ferry.run': sc.runId, 'dev.ferry.kind': 'spark-submit' },
     },
     ...(kubernetes === undefined ? {} : { kubernetes }),
+    imageFiles,
     notes,
   };
 }
@@ -430,6 +435,18 @@ function kubeconfigPath(configured: string | undefined, baseDir: string, env: No
   return path.join(env['HOME'] ?? homedir(), '.kube', 'config');
 }
 
+/** A coded configuration error at a key of the target (or of job), with its ferry.yaml position. */
+export function problemAt(input: Input, code: string, key: string, message: string, suggestions: string[]): FerryError {
+  const keyPath = key.startsWith('job.') ? key.split('.') : key.startsWith('conf.') ? ['targets', input.target, 'conf', key.slice('conf.'.length)] : ['targets', input.target, ...key.split('.')];
+  const at = input.locate?.(keyPath);
+  const shown = key.startsWith('job.') ? key : `targets.${input.target}.${key}`;
+  return configError(code, `${message} (target ${input.target}, type spark)`, {
+    where: `${at ?? input.file} (${shown})`,
+    details: { target: input.target, key: shown },
+    suggestions,
+  });
+}
+
 /** buildSubmit, with problems turned into coded configuration errors at their ferry.yaml key. */
 export function sparkSubmitFor(input: Input, sc: SubmitContext): SparkSubmit {
   try {
@@ -437,13 +454,6 @@ export function sparkSubmitFor(input: Input, sc: SubmitContext): SparkSubmit {
   } catch (e) {
     const key = e instanceof FerryError ? e.details?.['problemKey'] : undefined;
     if (!(e instanceof FerryError) || typeof key !== 'string') throw e;
-    const keyPath = key.startsWith('job.') ? key.split('.') : key.startsWith('conf.') ? ['targets', input.target, 'conf', key.slice('conf.'.length)] : ['targets', input.target, ...key.split('.')];
-    const at = input.locate?.(keyPath);
-    const shown = key.startsWith('job.') ? key : `targets.${input.target}.${key}`;
-    throw configError(e.code, `${e.message} (target ${input.target}, type spark)`, {
-      where: `${at ?? input.file} (${shown})`,
-      details: { target: input.target, key: shown },
-      suggestions: e.suggestions,
-    });
+    throw problemAt(input, e.code, key, e.message, e.suggestions);
   }
 }
