@@ -89,17 +89,34 @@ async function readPod(h: Handle): Promise<V1Pod> {
   }
 }
 
+/** What ferry reads of a pod (V1Pod has it; a plain object in tests). */
+export interface PodView {
+  metadata?: { deletionTimestamp?: Date | undefined } | undefined;
+  spec?: { containers: { name: string }[] } | undefined;
+  status?:
+    | {
+        phase?: string | undefined;
+        reason?: string | undefined;
+        message?: string | undefined;
+        conditions?: { status: string; reason?: string | undefined }[] | undefined;
+        containerStatuses?:
+          | { name: string; state?: { terminated?: { exitCode: number; reason?: string | undefined } | undefined; waiting?: { reason?: string | undefined; message?: string | undefined } | undefined } | undefined }[]
+          | undefined;
+      }
+    | undefined;
+}
+
 /**
  * The driver's container: Spark's default name, unless a pod template named it (Spark keeps a
  * template container's name); then the first container, where Spark puts the driver.
  */
-function driverContainerOf(pod: V1Pod): string {
+function driverContainerOf(pod: PodView): string {
   const names = (pod.spec?.containers ?? []).map((c) => c.name);
   return names.includes(DRIVER_CONTAINER) ? DRIVER_CONTAINER : (names[0] ?? DRIVER_CONTAINER);
 }
 
 /** The driver pod's phase, with the driver container's exit code once it has ended. */
-export function podRunStatus(pod: V1Pod): RunStatus {
+export function podRunStatus(pod: PodView): RunStatus {
   const phase = pod.status?.phase ?? 'Pending';
   const name = driverContainerOf(pod);
   const container = pod.status?.containerStatuses?.find((c) => c.name === name) ?? pod.status?.containerStatuses?.[0];
