@@ -35,7 +35,7 @@ export interface StoredHandle {
  * The `ref` keys that name a run on its platform, which `--id` also accepts (a Batch job id, a
  * Lambda function name, …). Other ref values (a revision, a queue) name no run.
  */
-export const RUN_ID_KEYS = ['jobId', 'jobName', 'jobArn', 'functionName', 'functionArn', 'requestId'] as const;
+export const RUN_ID_KEYS = ['jobId', 'jobName', 'jobArn', 'functionName', 'functionArn', 'requestId', 'driverContainer', 'driverPod'] as const;
 
 export function resolveStateDir(env: Readonly<Record<string, string | undefined>> = process.env, cwd: string = process.cwd()): string {
   const own = env['FERRY_STATE_DIR'];

@@ -408,7 +408,9 @@ function followLogs(adapter: RemoteAdapter, handle: Handle, out: Writable | unde
       if (reading !== undefined || adapter.logs === undefined) return;
       const lines = adapter.logs(handle, { follow: true, ended }, { ...ctx, signal });
       reading = (async () => {
-        for await (const line of lines) sink.write(`${line.text}\n`);
+        // A line the platform marks as stderr (a Spark driver's log4j output) stays off stdout,
+        // which a script may be reading for the job's own results.
+        for await (const line of lines) (line.stream === 'stderr' && out === undefined ? process.stderr : sink).write(`${line.text}\n`);
       })().catch((e: unknown) => {
         ctx.reporter.warn(`could not read the run's logs: ${e instanceof Error ? e.message : String(e)}`);
       });

@@ -10,10 +10,11 @@ import { batchTargetSchema } from './aws-batch/schema.js';
 import { lambdaTargetSchema } from './aws-lambda/schema.js';
 import { kubernetesJobTargetSchema } from './kubernetes-job/schema.js';
 import { localTargetSchema } from './local/schema.js';
+import { sparkTargetSchema } from './spark/schema.js';
 
-export const targetSchemas = [localTargetSchema, batchTargetSchema, lambdaTargetSchema, kubernetesJobTargetSchema] as const;
+export const targetSchemas = [localTargetSchema, batchTargetSchema, lambdaTargetSchema, kubernetesJobTargetSchema, sparkTargetSchema] as const;
 
-export const TARGET_TYPES = ['local', 'aws-batch', 'aws-lambda', 'kubernetes-job'] as const;
+export const TARGET_TYPES = ['local', 'aws-batch', 'aws-lambda', 'kubernetes-job', 'spark'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 export type TargetConfig = z.output<(typeof targetSchemas)[number]>;
 /** Every kind but local, whose run path (services/run.ts) predates the adapter contract. */
@@ -40,6 +41,11 @@ export const TARGET_KINDS: readonly TargetKindInfo[] = [
     type: 'kubernetes-job',
     summary: "A Kubernetes Job in a cluster from your kubeconfig: ferry creates the Job with the image pinned by digest (and an image pull Secret from its registry credentials), watches it to the end, streams its pods' logs, and can write the manifests for GitOps (--render).",
     capabilities: { plan: true, deploy: true, async: true, logs: true, cancel: true, each: true, render: true },
+  },
+  {
+    type: 'spark',
+    summary: 'A Spark application: spark-submit runs in the image on this machine, against a local[*], standalone (spark://, client mode) or Kubernetes (k8s://, cluster mode) master; ferry follows the driver and exits with its exit code.',
+    capabilities: { plan: true, deploy: true, async: true, logs: true, cancel: true, each: false },
   },
 ];
 
@@ -71,6 +77,7 @@ const ADAPTERS: Record<RemoteTargetConfig['type'], () => Promise<RemoteAdapter>>
   'aws-batch': async () => (await import('./aws-batch/adapter.js')).batchAdapter,
   'aws-lambda': async () => (await import('./aws-lambda/adapter.js')).lambdaAdapter,
   'kubernetes-job': async () => (await import('./kubernetes-job/adapter.js')).kubernetesJobAdapter,
+  spark: async () => (await import('./spark/adapter.js')).sparkAdapter,
 };
 
 export async function loadRemoteAdapter(type: RemoteTargetConfig['type']): Promise<RemoteAdapter> {

@@ -45,6 +45,11 @@ export interface StartRegistryOptions {
   tokenExpiresIn?: number;
   /** htpasswd mode: more users, name → password (an ECR token's AWS:<password>, say). */
   extraUsers?: Record<string, string>;
+  /**
+   * Keep blobs and manifests here instead of a temp dir, across test runs (the Spark tests' ~1 GB
+   * driver base image is pushed once, not on every run). It is not removed by stop().
+   */
+  storageDir?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -77,7 +82,7 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
   const mode = opts.mode ?? 'open';
   const dir = await mkdtemp(join(tmpdir(), 'ferry-registry-'));
-  const storageDir = join(dir, 'storage');
+  const storageDir = opts.storageDir ?? join(dir, 'storage');
   const username = 'ferry-user';
   const password = 'ferry-secret-pw-1';
   const readOnlyUser = { username: 'reader', password: 'reader-secret-pw' };

@@ -405,6 +405,15 @@ export class DockerClient {
     await r.body.dump();
   }
 
+  /** HEAD /containers/{id}/archive: whether a path exists in a (created, not necessarily started) container. */
+  async pathExists(id: string, path: string): Promise<boolean> {
+    const r = await this.call('HEAD', `/containers/${id}/archive`, { query: { path }, what: `look for ${path} in the container` });
+    await r.body.dump();
+    if (r.statusCode === 404) return false;
+    await this.expectOk(r, `look for ${path} in the container`);
+    return true;
+  }
+
   async close(): Promise<void> {
     const p = this.pool;
     this.pool = undefined;

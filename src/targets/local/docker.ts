@@ -4,7 +4,7 @@ import type { Reporter } from '../../core/context.js';
 import { dataError, FerryError } from '../../core/errors.js';
 import type { ContainerSpec, DockerClient } from '../../engines/docker/client.js';
 import { bindString } from './spec.js';
-import { STOP_GRACE_SECONDS, type ContainerOutcome, type ContainerRun, type LocalEngine, type RunIo } from './engine.js';
+import { STOP_GRACE_SECONDS, type ContainerOutcome, type ContainerRun, type DetachedContainers, type LocalEngine, type RunIo } from './engine.js';
 
 export function dockerEngine(client: DockerClient, reporter: Reporter): LocalEngine {
   return {
@@ -16,7 +16,76 @@ export function dockerEngine(client: DockerClient, reporter: Reporter): LocalEng
       for (const l of lines) reporter.debug(`engine: ${l}`);
     },
     run: (spec, io) => runContainer(client, spec, io, reporter),
+    detached: dockerDetached(client, reporter),
     close: () => client.close(),
+  };
+}
+
+function dockerDetached(client: DockerClient, reporter: Reporter): DetachedContainers {
+  return {
+    async pull(ref, platform) {
+      // NAME@sha256:… is pulled as fromImage=NAME, tag=sha256:… (the Engine API's form for digests).
+      const at = ref.lastIndexOf('@');
+      await client.pullImage(at === -1 ? ref : ref.slice(0, at), at === -1 ? 'latest' : ref.slice(at + 1), platform);
+    },
+    async start(spec) {
+      const { id, warnings } = await client.createContainer(containerSpec(spec), spec.name);
+      for (const w of warnings) reporter.warn(`engine: ${w}`);
+      try {
+        await client.startContainer(id);
+      } catch (e) {
+        await client.removeContainer(id, { force: true }).catch(() => undefined);
+        if (e instanceof FerryError && (e.code === 'ENGINE_ERROR' || e.code === 'ENGINE_REJECTED')) {
+          throw dataError('RUN_START_FAILED', `the container could not start: ${e.message}`, { cause: e, suggestions: ['check the command exists in the image and is executable', 'check the volumes and the network'] });
+        }
+        throw e;
+      }
+    },
+    inspect: async (name) => {
+      const s = await client.inspectContainer(name);
+      return s === undefined ? undefined : { status: s.status, running: s.running, exitCode: s.exitCode, oomKilled: s.oomKilled, ...(s.error === '' ? {} : { error: s.error }) };
+    },
+    async logs(name, opts, onLine) {
+      const out = lineSplit((t) => { onLine('stdout', t); });
+      const err = lineSplit((t) => { onLine('stderr', t); });
+      try {
+        await client.containerLogs(name, { follow: opts.follow, ...(opts.signal === undefined ? {} : { signal: opts.signal }) }, out.push, err.push);
+      } catch (e) {
+        if (opts.signal?.aborted !== true) throw e;
+      } finally {
+        out.end();
+        err.end();
+      }
+    },
+    async filesIn(image, paths) {
+      const out = new Map<string, boolean>();
+      if (paths.length === 0) return out;
+      // An entrypoint is needed to create a container; it never runs.
+      const { id } = await client.createContainer({ Image: image, Entrypoint: ['/ferry-never-runs'], Labels: { 'dev.ferry.kind': 'probe' }, HostConfig: { AutoRemove: false } });
+      try {
+        for (const p of paths) out.set(p, await client.pathExists(id, p));
+      } finally {
+        await client.removeContainer(id, { force: true }).catch(() => undefined);
+      }
+      return out;
+    },
+    stop: (name, graceSeconds) => client.stopContainer(name, graceSeconds),
+    remove: (name) => client.removeContainer(name, { force: true }),
+  };
+}
+
+function lineSplit(onLine: (text: string) => void): { push: (b: Buffer) => void; end: () => void } {
+  let partial = '';
+  return {
+    push: (b) => {
+      const lines = (partial + b.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) onLine(l.replace(/\r$/, ''));
+    },
+    end: () => {
+      if (partial !== '') onLine(partial);
+      partial = '';
+    },
   };
 }
 

@@ -5,15 +5,16 @@
  * exit code comes from the container's state rather than from podman's own exit status (125-127
  * are podman's errors).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import type { Reporter } from '../../core/context.js';
 import { dataError, FerryError } from '../../core/errors.js';
 import { runChecked, runProcess, startProcess, type RunResult } from '../../infra/process.js';
 import { bindString, publishString } from './spec.js';
-import { STOP_GRACE_SECONDS, type ContainerOutcome, type ContainerRun, type LocalEngine, type RunIo } from './engine.js';
+import { STOP_GRACE_SECONDS, type ContainerOutcome, type ContainerRun, type DetachedContainers, type LocalEngine, type RunIo } from './engine.js';
 
 export const PODMAN = 'podman';
 
@@ -32,7 +33,108 @@ export function podmanEngine(version: string, env: NodeJS.ProcessEnv, reporter: 
       reporter.debug(`podman: ${r.stdout.trim()}`);
     },
     run: (spec, io) => runContainer(spec, io, env, reporter),
+    detached: podmanDetached(env, reporter),
     close: () => Promise.resolve(),
+  };
+}
+
+function podmanDetached(env: NodeJS.ProcessEnv, reporter: Reporter): DetachedContainers {
+  return {
+    async pull(ref, platform) {
+      const r = await runProcess(PODMAN, ['pull', ...(platform === undefined ? [] : ['--platform', platform]), ref], { env, timeoutMs: 3_600_000 });
+      if (r.code !== 0) {
+        throw new FerryError('ENGINE_PULL_FAILED', `podman could not pull ${ref}: ${tail(r.stderr)}`, {
+          exitCode: 69,
+          details: { engine: 'podman' },
+          suggestions: ['podman pulls with its own credentials and registry settings: `podman login HOST`, and mark a plain-HTTP registry insecure in registries.conf'],
+        });
+      }
+      reporter.debug(`podman pull: ${r.stdout.trim()}`);
+    },
+    async start(spec) {
+      const created = await createContainer(spec, env);
+      if (created.code !== 0) {
+        throw dataError('ENGINE_REJECTED', `podman could not create the container: ${tail(created.stderr)}`, {
+          details: { engine: 'podman' },
+          suggestions: ["read podman's message; it names the value it refused (a network, a volume, a user)"],
+        });
+      }
+      const started = await runProcess(PODMAN, ['start', spec.name], { env, timeoutMs: 120_000 });
+      if (started.code !== 0) {
+        await runProcess(PODMAN, ['rm', '--force', '--time', '0', spec.name], { env, timeoutMs: 60_000 }).catch(() => undefined);
+        throw dataError('RUN_START_FAILED', `the container could not start: ${tail(started.stderr)}`, {
+          suggestions: ['check the command exists in the image and is executable', 'check the volumes and the network'],
+        });
+      }
+    },
+    inspect: async (name) => {
+      const s = await inspect(name, env);
+      return s === undefined ? undefined : { status: s.status, running: s.status === 'running' || s.status === 'stopping', exitCode: s.exitCode, oomKilled: s.oomKilled };
+    },
+    async logs(name, opts, onLine) {
+      const out = lineSink((t) => { onLine('stdout', t); });
+      const err = lineSink((t) => { onLine('stderr', t); });
+      const p = startProcess(PODMAN, ['logs', ...(opts.follow ? ['--follow'] : []), name], { env, stdout: out.stream, stderr: err.stream });
+      const onAbort = (): void => { p.kill(); };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const done = await p.done;
+        if (done.code !== 0 && opts.signal?.aborted !== true) {
+          throw new FerryError('ENGINE_ERROR', `podman logs ${name} failed: ${tail(done.stderrTail)}`, { exitCode: 69, details: { engine: 'podman' } });
+        }
+      } finally {
+        opts.signal?.removeEventListener('abort', onAbort);
+        out.end();
+        err.end();
+      }
+    },
+    async filesIn(image, paths) {
+      const out = new Map<string, boolean>();
+      if (paths.length === 0) return out;
+      const name = `ferry-probe-${randomBytes(6).toString('hex')}`;
+      // An entrypoint is needed to create a container; it never runs.
+      const created = await runProcess(PODMAN, ['create', '--name', name, '--pull=never', '--entrypoint', '["/ferry-never-runs"]', image], { env, timeoutMs: 120_000 });
+      if (created.code !== 0) throw dataError('ENGINE_REJECTED', `podman could not create a container of ${image}: ${tail(created.stderr)}`, { details: { engine: 'podman' } });
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-probe-'));
+      try {
+        for (const [i, p] of paths.entries()) {
+          const r = await runProcess(PODMAN, ['cp', `${name}:${p}`, path.join(dir, String(i))], { env, timeoutMs: 120_000 });
+          out.set(p, r.code === 0);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        await runProcess(PODMAN, ['rm', '--force', '--time', '0', name], { env, timeoutMs: 60_000 }).catch(() => undefined);
+      }
+      return out;
+    },
+    async stop(name, graceSeconds) {
+      const r = await runProcess(PODMAN, ['stop', '--time', String(graceSeconds), name], { env, timeoutMs: (graceSeconds + 30) * 1000 });
+      if (r.code !== 0) throw new FerryError('ENGINE_ERROR', `podman could not stop ${name}: ${tail(r.stderr)}`, { exitCode: 69, details: { engine: 'podman' } });
+    },
+    async remove(name) {
+      const r = await runProcess(PODMAN, ['rm', '--force', '--time', '0', name], { env, timeoutMs: 60_000 });
+      if (r.code !== 0) throw new FerryError('ENGINE_ERROR', `podman could not remove ${name}: ${tail(r.stderr)}`, { exitCode: 69, details: { engine: 'podman' } });
+    },
+  };
+}
+
+/** A writable that calls `onLine` for each line written to it (the last one at end()). */
+export function lineSink(onLine: (text: string) => void): { stream: Writable; end(): void } {
+  let partial = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) onLine(l.replace(/\r$/, ''));
+      cb();
+    },
+  });
+  return {
+    stream,
+    end() {
+      if (partial !== '') onLine(partial);
+      partial = '';
+    },
   };
 }
 

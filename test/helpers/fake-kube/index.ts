@@ -1,5 +1,5 @@
 // A fake Kubernetes API server for tests, on loopback: the real REST paths for namespaces, Jobs,
-// Pods (with logs), Secrets and ConfigMaps; list/watch with resourceVersions and 410 Expired; a simple
+// Pods (with logs), Secrets, ConfigMaps, Services and NetworkPolicies; list/watch with resourceVersions and 410 Expired; a simple
 // Job controller and kubelet driven by per-pod scripts; schema validation of every manifest received;
 // and fault injection. It exists because no real API server runs on this machine; the real
 // @kubernetes/client-node drives it through the kubeconfig it writes, as it would a cluster.

@@ -39,8 +39,9 @@ export interface Fault {
   retryAfterSeconds?: number;
 }
 
-const CORE: Resource[] = ['namespaces', 'pods', 'secrets', 'configmaps'];
+const CORE: Resource[] = ['namespaces', 'pods', 'secrets', 'configmaps', 'services'];
 const BATCH: Resource[] = ['jobs'];
+const NETWORKING: Resource[] = ['networkpolicies'];
 
 const REASONS: Record<number, string> = {
   400: 'BadRequest',
@@ -71,6 +72,9 @@ function parseRoute(path: string): Route | undefined {
   } else if (path.startsWith('/apis/batch/v1/')) {
     rest = path.slice('/apis/batch/v1/'.length).split('/');
     allowed = BATCH;
+  } else if (path.startsWith('/apis/networking.k8s.io/v1/')) {
+    rest = path.slice('/apis/networking.k8s.io/v1/'.length).split('/');
+    allowed = NETWORKING;
   } else return undefined;
   rest = rest.map(decodeURIComponent);
   let namespace: string | undefined;
@@ -153,8 +157,15 @@ function discovery(state: ServerState, path: string): unknown {
       return {
         kind: 'APIGroupList',
         apiVersion: 'v1',
-        groups: [{ name: 'batch', versions: [{ groupVersion: 'batch/v1', version: 'v1' }], preferredVersion: { groupVersion: 'batch/v1', version: 'v1' } }],
+        groups: [
+          { name: 'batch', versions: [{ groupVersion: 'batch/v1', version: 'v1' }], preferredVersion: { groupVersion: 'batch/v1', version: 'v1' } },
+          { name: 'networking.k8s.io', versions: [{ groupVersion: 'networking.k8s.io/v1', version: 'v1' }], preferredVersion: { groupVersion: 'networking.k8s.io/v1', version: 'v1' } },
+        ],
       };
+    case '/apis/networking.k8s.io':
+      return { kind: 'APIGroup', apiVersion: 'v1', name: 'networking.k8s.io', versions: [{ groupVersion: 'networking.k8s.io/v1', version: 'v1' }], preferredVersion: { groupVersion: 'networking.k8s.io/v1', version: 'v1' } };
+    case '/apis/networking.k8s.io/v1':
+      return { kind: 'APIResourceList', groupVersion: 'networking.k8s.io/v1', resources: [res('networkpolicies', 'NetworkPolicy', true, crud)] };
     case '/apis/batch':
       return { kind: 'APIGroup', apiVersion: 'v1', name: 'batch', versions: [{ groupVersion: 'batch/v1', version: 'v1' }], preferredVersion: { groupVersion: 'batch/v1', version: 'v1' } };
     case '/api/v1':
@@ -167,6 +178,7 @@ function discovery(state: ServerState, path: string): unknown {
           res('pods/log', 'Pod', true, ['get']),
           res('secrets', 'Secret', true, crud),
           res('configmaps', 'ConfigMap', true, crud),
+          res('services', 'Service', true, crud),
         ],
       };
     case '/apis/batch/v1':
@@ -310,6 +322,13 @@ async function dispatch(
     else send(res, 200, current);
     return;
   }
+  // Server-side apply (what spark-submit's fabric8 client uses for the driver's config map and
+  // service): creates a missing object, else merges into it (field ownership is not modelled).
+  const apply = method === 'PATCH' && contentType === 'application/apply-patch+yaml';
+  if (apply && !current) {
+    create(state, resource, namespace, query, body, res);
+    return;
+  }
   if (method === 'PUT' || method === 'PATCH') {
     if (!current) {
       sendStatus(res, notFound(resource, name));
@@ -318,7 +337,7 @@ async function dispatch(
     let next: unknown;
     if (method === 'PUT') next = body;
     else if (contentType === 'application/json-patch+json') next = jsonPatch(current, body);
-    else if (contentType === 'application/merge-patch+json' || contentType === 'application/strategic-merge-patch+json') next = mergePatch(current, body);
+    else if (contentType === 'application/merge-patch+json' || contentType === 'application/strategic-merge-patch+json' || apply) next = mergePatch(current, body);
     else {
       sendStatus(res, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`));
       return;

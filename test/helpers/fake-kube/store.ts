@@ -41,7 +41,7 @@ export interface KubeObject {
 export type StoredJob = Omit<IJob, 'metadata'> & { metadata: ObjectMeta };
 export type StoredPod = Omit<IPod, 'metadata'> & { metadata: ObjectMeta };
 
-export type Resource = 'namespaces' | 'jobs' | 'pods' | 'secrets' | 'configmaps';
+export type Resource = 'namespaces' | 'jobs' | 'pods' | 'secrets' | 'configmaps' | 'services' | 'networkpolicies';
 
 export interface ResourceInfo {
   kind: string;
@@ -55,7 +55,11 @@ export const RESOURCES: Record<Resource, ResourceInfo> = {
   pods: { kind: 'Pod', apiVersion: 'v1', group: '', namespaced: true },
   secrets: { kind: 'Secret', apiVersion: 'v1', group: '', namespaced: true },
   configmaps: { kind: 'ConfigMap', apiVersion: 'v1', group: '', namespaced: true },
+  // spark-submit in cluster mode creates a headless Service for the driver pod.
+  services: { kind: 'Service', apiVersion: 'v1', group: '', namespaced: true },
   jobs: { kind: 'Job', apiVersion: 'batch/v1', group: 'batch', namespaced: true },
+  // Spark 4's spark-submit applies a NetworkPolicy that lets only its own pods reach the driver.
+  networkpolicies: { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', group: 'networking.k8s.io', namespaced: true },
 };
 
 /** `jobs.batch` / `pods`, as the API server names a resource in its messages. */

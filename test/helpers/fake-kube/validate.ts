@@ -2,10 +2,12 @@
 // compiled by kubernetes-models (ajv validators generated from the upstream swagger.json; offline, no
 // install scripts), plus the few semantic rules of the real API server that ferry could trip on.
 import { Job } from 'kubernetes-models/batch/v1/Job';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Secret } from 'kubernetes-models/v1/Secret';
+import { Service } from 'kubernetes-models/v1/Service';
 import type { StatusCause } from './protocol.js';
 import type { Resource } from './store.js';
 
@@ -21,6 +23,8 @@ const models: Record<Resource, new (data: never) => { validate(): void }> = {
   pods: Pod,
   secrets: Secret,
   configmaps: ConfigMap,
+  services: Service,
+  networkpolicies: NetworkPolicy,
   namespaces: Namespace,
 };
 

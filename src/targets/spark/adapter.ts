@@ -1,0 +1,266 @@
+/**
+ * The Spark adapter. spark-submit runs inside the pushed image, pinned by digest, in a container on
+ * this machine's engine (the local target's engines: podman or a Docker Engine API):
+ *
+ *  - local[*] and spark:// masters: client mode, so that container is the driver. It is started
+ *    detached and not auto-removed; the run is the container: status is its state and exit code,
+ *    logs its output, cancel stops it (SIGTERM, then SIGKILL after 10 s), which ends the
+ *    application (a standalone master kills the executors of a driver that went away).
+ *  - k8s:// masters: cluster mode. spark-submit creates the driver pod (the same image) and returns;
+ *    the run is then that pod, read through the Kubernetes API (kube.ts).
+ *
+ * The engine pulls the image by digest from the registry ferry pushed it to, with its own
+ * credentials and registry settings (as `docker run` would), then runs it by image ID.
+ */
+import type { RunContext } from '../../core/context.js';
+import { dataError, FerryError, interruptedError } from '../../core/errors.js';
+import { newRunId } from '../../core/run-id.js';
+import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
+import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
+import type { ContainerStatus, LocalEngine } from '../local/engine.js';
+import { STOP_GRACE_SECONDS } from '../local/engine.js';
+import type { SparkTargetConfig } from './schema.js';
+import { problemAt, sparkSubmitFor, type SparkSubmit } from './submit.js';
+
+type Input = DeployInput<RemoteTargetConfig>;
+
+const RUN = 'run spark-submit';
+
+function sparkInput(input: Input): DeployInput<SparkTargetConfig> {
+  // RemoteTargetConfig is a union of every remote kind; this adapter only ever gets its own.
+  if (input.config.type !== 'spark') throw new FerryError('INTERNAL', `the spark adapter got a ${input.config.type} target`);
+  return { ...input, config: input.config };
+}
+
+/** One engine per preference for this process: status polls would otherwise probe it every time. */
+const engines = new Map<string, Promise<LocalEngine>>();
+async function engineFor(pref: string, ctx: RunContext): Promise<LocalEngine> {
+  let e = engines.get(pref);
+  if (e === undefined) {
+    const { chooseEngine } = await import('../local/adapter.js');
+    e = chooseEngine(pref === 'docker' || pref === 'podman' ? pref : 'auto', ctx);
+    engines.set(pref, e);
+    e.catch(() => engines.delete(pref));
+  }
+  return e;
+}
+
+/** What the plan's run request carries: deploy runs exactly this. */
+interface RunPayload {
+  runId: string;
+  engine: string;
+  image: string;
+  imageId: string;
+  submit: SparkSubmit;
+}
+
+export const sparkAdapter: RemoteAdapter = {
+  type: 'spark',
+
+  check(input): void {
+    sparkSubmitFor(sparkInput(input), { runId: '00000000-000000000000', env: process.env });
+  },
+
+  async plan(input, ctx): Promise<Plan> {
+    const si = sparkInput(input);
+    const runId = newRunId();
+    const submit = sparkSubmitFor(si, { runId, env: ctx.env });
+    const engine = await engineFor(si.config.engine, ctx);
+    const requests: PlannedRequest[] = [];
+    const notes = [...submit.notes];
+    if (await engine.hasImage(input.image.configDigest)) notes.push(`${engine.kind} has image ${input.image.configDigest.slice(0, 19)} already: nothing to pull`);
+    else requests.push({ service: engine.kind, action: 'pull image', payload: { image: input.image.ref } });
+    const payload: RunPayload = { runId, engine: engine.kind, image: input.image.ref, imageId: input.image.configDigest, submit };
+    requests.push({
+      service: engine.kind,
+      action: RUN,
+      payload: {
+        ...payload,
+        // What a person reads in `ferry plan`: the command line, as the container runs it.
+        commandLine: [...submit.container.command, ...submit.argv],
+      },
+    });
+    if (submit.kubernetes !== undefined) {
+      notes.push(`then follows pod ${submit.kubernetes.namespace}/${submit.kubernetes.driverPod} until it ends`);
+    } else {
+      notes.push(`then follows container ${submit.container.name} until it ends, and exits with the driver's exit code`);
+    }
+    return { target: input.target, type: 'spark', image: input.image, requests, notes };
+  },
+
+  async deploy(plan, input, ctx): Promise<Handle> {
+    const si = sparkInput(input);
+    const req = plan.requests.find((r) => r.action === RUN);
+    if (req === undefined) throw new FerryError('INTERNAL', 'the spark plan has no run request');
+    const p = req.payload as RunPayload;
+    const engine = await engineFor(si.config.engine, ctx);
+    if (!(await engine.hasImage(p.imageId))) {
+      ctx.reporter.info(`${engine.kind}: pulling ${p.image}`);
+      await engine.detached.pull(p.image, input.image.platform);
+      // The pin: what the engine now has under that digest must be the image ferry built.
+      if (!(await engine.hasImage(p.imageId))) {
+        throw new FerryError('ENGINE_ERROR', `${engine.kind} pulled ${p.image} but does not have image ${p.imageId}`, { exitCode: 69 });
+      }
+    }
+    // Before anything starts: the files the command line names in the image must be there (a
+    // missing one would otherwise fail only once spark-submit, or the driver pod, has started).
+    const found = await engine.detached.filesIn(p.imageId, p.submit.imageFiles.map((f) => f.path));
+    const missing = p.submit.imageFiles.find((f) => found.get(f.path) === false);
+    if (missing !== undefined) {
+      throw problemAt(si, 'SPARK_FILE_NOT_IN_IMAGE', missing.key, `${missing.key}: the image has no ${missing.path}`, [
+        'COPY the file into the image at that path (check the Dockerfile and .dockerignore), or fix the path',
+      ]);
+    }
+    if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `starting spark-submit for ${input.target}`);
+    const spec = {
+      image: p.imageId,
+      name: p.submit.container.name,
+      command: p.submit.container.command,
+      args: p.submit.argv,
+      env: p.submit.container.env,
+      volumes: p.submit.container.volumes,
+      ports: [],
+      network: p.submit.container.network,
+      labels: p.submit.container.labels,
+    };
+    const base = { id: p.runId, target: input.target, type: 'spark', image: input.image.ref, createdAt: new Date().toISOString() };
+    if (p.submit.kubernetes === undefined) {
+      await engine.detached.start(spec);
+      ctx.reporter.info(`started spark-submit (${p.submit.master}, client mode) as container ${spec.name} on ${engine.address}`);
+      return { ...base, ref: { driverContainer: spec.name, engine: engine.kind, master: p.submit.master, mode: p.submit.mode } };
+    }
+    const { submitToKubernetes } = await import('./kube.js');
+    await submitToKubernetes(engine, spec, p.submit, ctx);
+    const k = p.submit.kubernetes;
+    return {
+      ...base,
+      ref: {
+        driverPod: k.driverPod,
+        namespace: k.namespace,
+        kubeconfig: k.kubeconfig,
+        ...(k.context === undefined ? {} : { context: k.context }),
+        master: p.submit.master,
+        mode: 'k8s',
+        engine: engine.kind,
+      },
+    };
+  },
+
+  async status(h, ctx): Promise<RunStatus> {
+    if (h.ref['mode'] === 'k8s') return (await import('./kube.js')).podStatus(h);
+    const s = await driverContainer(h, ctx);
+    return containerRunStatus(s);
+  },
+
+  logs(h, opts, ctx): AsyncIterable<LogLine> {
+    if (h.ref['mode'] === 'k8s') return kubeLogs(h, opts, ctx);
+    return containerLogs(h, opts, ctx);
+  },
+
+  async cancel(h, ctx): Promise<CancelOutcome> {
+    if (h.ref['mode'] === 'k8s') return (await import('./kube.js')).deleteDriverPod(h);
+    const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
+    const name = h.ref['driverContainer'] ?? '';
+    const s = await driverContainer(h, ctx);
+    const before = containerRunStatus(s);
+    if (!s.running) return { action: 'none', before: before.state, ...(before.phase === undefined ? {} : { phase: before.phase }) };
+    await engine.detached.stop(name, STOP_GRACE_SECONDS);
+    return { action: 'stop spark-submit container', before: before.state, ...(before.phase === undefined ? {} : { phase: before.phase }) };
+  },
+};
+
+async function driverContainer(h: Handle, ctx: RunContext): Promise<ContainerStatus> {
+  const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
+  const name = h.ref['driverContainer'] ?? '';
+  const s = await engine.detached.inspect(name);
+  if (s === undefined) {
+    throw dataError('SPARK_RUN_NOT_FOUND', `${engine.kind} has no container ${name} (run ${h.id}): it was removed`, {
+      details: { container: name, engine: engine.kind },
+      suggestions: [`ferry keeps the spark-submit container after it ends so that status and logs can read it; it was removed outside ferry (e.g. \`${engine.kind} rm\`), or this is another machine or engine`],
+    });
+  }
+  return s;
+}
+
+/** The container's state in the contract's words; its exit code is the driver's. */
+export function containerRunStatus(s: ContainerStatus): RunStatus {
+  if (s.running) return { state: 'running', phase: 'RUNNING' };
+  if (s.status === 'created' || s.status === 'configured' || s.status === 'initialized') return { state: 'pending', phase: s.status.toUpperCase() };
+  const phase = `EXITED ${String(s.exitCode)}`;
+  if (s.exitCode === 0) return { state: 'succeeded', phase, exitCode: 0 };
+  const reason = s.oomKilled
+    ? 'the spark-submit container was killed for using more memory than it may (OOMKilled)'
+    : s.exitCode === 143 || s.exitCode === 137
+      ? `the driver was stopped (exit ${String(s.exitCode)}: ${s.exitCode === 143 ? 'SIGTERM' : 'SIGKILL'}), e.g. by ferry cancel`
+      : s.error !== undefined && s.error !== ''
+        ? s.error
+        : `the driver exited with ${String(s.exitCode)}`;
+  return { state: 'failed', phase, exitCode: s.exitCode, reason };
+}
+
+/**
+ * The driver's output (spark-submit's stdout and stderr, where Spark logs), from the start. Following,
+ * it ends when the container does; once deploy says the run ended, the engine's stream gets a few
+ * seconds to drain before it is cut.
+ */
+async function* containerLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {
+  const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
+  const name = h.ref['driverContainer'] ?? '';
+  await driverContainer(h, ctx);
+  const stop = new AbortController();
+  const signal = ctx.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, ctx.signal]);
+  let timer: NodeJS.Timeout | undefined;
+  void opts.ended?.then(() => {
+    timer = setTimeout(() => {
+      stop.abort();
+    }, 5000);
+  });
+  yield* pump((onLine) => engine.detached.logs(name, { follow: opts.follow, signal }, (stream, text) => { onLine({ stream, text }); }), () => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+async function* kubeLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {
+  const { podLogs } = await import('./kube.js');
+  yield* pump((onLine) => podLogs(h, opts, ctx, onLine), () => undefined);
+}
+
+/** Turns a callback reader into an async iterable of lines, keeping order, surfacing its error. */
+async function* pump(read: (onLine: (l: LogLine) => void) => Promise<void>, done: () => void): AsyncGenerator<LogLine> {
+  const queue: LogLine[] = [];
+  let wake: (() => void) | undefined;
+  // Set by the reader's callbacks, which TypeScript's flow analysis does not follow.
+  const st: { finished: boolean; failure: Error | undefined } = { finished: false, failure: undefined };
+  const reading = read((l) => {
+    queue.push(l);
+    wake?.();
+  }).then(
+    () => {
+      st.finished = true;
+      wake?.();
+    },
+    (e: unknown) => {
+      st.failure = e instanceof Error ? e : new Error(String(e));
+      st.finished = true;
+      wake?.();
+    },
+  );
+  try {
+    for (;;) {
+      const next = queue.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (st.finished) break;
+      await new Promise<void>((r) => {
+        wake = r;
+      });
+      wake = undefined;
+    }
+    await reading;
+    if (st.failure !== undefined) throw st.failure;
+  } finally {
+    done();
+  }
+}

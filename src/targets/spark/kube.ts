@@ -1,0 +1,198 @@
+/**
+ * k8s:// masters: spark-submit (in the image, in a container on this machine) creates the driver
+ * pod, named by ferry, and returns (spark.kubernetes.submission.waitAppCompletion=false). From then
+ * on the run is that pod, read through the Kubernetes API with the same kubeconfig: status is its
+ * phase and the driver container's exit code, logs are its log, and cancel deletes it (Spark's
+ * executors are owned by the driver pod, so Kubernetes removes them with it).
+ *
+ * This is the only file of the Spark target that imports @kubernetes/client-node.
+ */
+import { Writable } from 'node:stream';
+import { ApiException, CoreV1Api, KubeConfig, Log, type V1Pod } from '@kubernetes/client-node';
+import type { RunContext } from '../../core/context.js';
+import { authError, dataError, FerryError, unavailableError } from '../../core/errors.js';
+import type { CancelOutcome, Handle, LogLine, LogOptions, RunStatus } from '../../core/target.js';
+import type { ContainerRun, LocalEngine } from '../local/engine.js';
+import type { SparkSubmit } from './submit.js';
+
+/** The container Spark gives the driver in its pod (Spark's Constants.DEFAULT_DRIVER_CONTAINER_NAME). */
+const DRIVER_CONTAINER = 'spark-kubernetes-driver';
+
+/**
+ * Runs spark-submit to its end (it returns once the driver pod exists): its output goes to stderr as
+ * progress; a non-zero exit is SPARK_SUBMIT_FAILED with its last lines, and nothing was started.
+ */
+export async function submitToKubernetes(engine: LocalEngine, spec: ContainerRun, submit: SparkSubmit, ctx: RunContext): Promise<void> {
+  const tail: string[] = [];
+  const keep = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const text = chunk.toString('utf8');
+      process.stderr.write(text);
+      tail.push(...text.split('\n').filter((l) => l.trim() !== ''));
+      if (tail.length > 20) tail.splice(0, tail.length - 20);
+      cb();
+    },
+  });
+  ctx.reporter.info(`running spark-submit (cluster mode, ${submit.master}) in ${spec.image.slice(0, 19)} on ${engine.address}`);
+  const out = await engine.run(spec, { stdout: keep, stderr: keep, signal: ctx.signal });
+  if (out.interrupted !== undefined) throw new FerryError('INTERRUPTED', `spark-submit was stopped (${out.interrupted}) before it created the driver pod`, { exitCode: out.interrupted === 'SIGTERM' ? 143 : 130 });
+  if (out.exitCode !== 0) {
+    throw unavailableError('SPARK_SUBMIT_FAILED', `spark-submit exited with ${String(out.exitCode)} before the driver pod ran:\n  ${tail.slice(-8).join('\n  ')}`, {
+      details: { exitCode: out.exitCode },
+      suggestions: ['read spark-submit\'s output above: an unreachable API server, a namespace or service account that does not exist, or RBAC refusing pods, configmaps or services', 'check the kubeconfig (kubernetes.kubeconfig) with `kubectl --kubeconfig FILE get pods`'],
+    });
+  }
+  const k = submit.kubernetes;
+  if (k !== undefined) ctx.reporter.info(`driver pod ${k.namespace}/${k.driverPod} created`);
+}
+
+function clientFor(h: Handle): { kc: KubeConfig; core: CoreV1Api; namespace: string; pod: string } {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(h.ref['kubeconfig'] ?? '');
+  } catch (e) {
+    throw new FerryError('SPARK_KUBECONFIG_NOT_FOUND', `cannot read the kubeconfig ${h.ref['kubeconfig'] ?? ''} the run was submitted with`, {
+      exitCode: 78,
+      cause: e,
+      suggestions: ['ferry status/logs/cancel use the kubeconfig of the deploy; put it back, or follow the pod with kubectl'],
+    });
+  }
+  const context = h.ref['context'];
+  if (context !== undefined) kc.setCurrentContext(context);
+  return { kc, core: kc.makeApiClient(CoreV1Api), namespace: h.ref['namespace'] ?? 'default', pod: h.ref['driverPod'] ?? '' };
+}
+
+function kubeError(e: unknown, what: string): FerryError {
+  if (e instanceof FerryError) return e;
+  const code = e instanceof ApiException ? e.code : undefined;
+  if (code === 401 || code === 403) {
+    return authError('SPARK_KUBERNETES_DENIED', `Kubernetes refused to ${what} (${String(code)})`, { cause: e, suggestions: ['the kubeconfig\'s user needs get, list and delete on pods and get on pods/log in the namespace'] });
+  }
+  return unavailableError('SPARK_KUBERNETES_UNAVAILABLE', `could not ${what}: ${code === undefined ? (e instanceof Error ? e.message : String(e)) : `HTTP ${String(code)}`}`, {
+    cause: e,
+    suggestions: ['check that the API server in the kubeconfig answers (`kubectl get pods`)'],
+  });
+}
+
+async function readPod(h: Handle): Promise<V1Pod> {
+  const { core, namespace, pod } = clientFor(h);
+  try {
+    return await core.readNamespacedPod({ name: pod, namespace });
+  } catch (e) {
+    if (e instanceof ApiException && e.code === 404) {
+      throw dataError('SPARK_RUN_NOT_FOUND', `there is no driver pod ${namespace}/${pod} (run ${h.id}): it was deleted`, {
+        details: { namespace, pod },
+        suggestions: ['a deleted driver pod cannot be read any more; Spark keeps ended driver pods unless something deletes them'],
+      });
+    }
+    throw kubeError(e, `read pod ${namespace}/${pod}`);
+  }
+}
+
+/** What ferry reads of a pod (V1Pod has it; a plain object in tests). */
+export interface PodView {
+  metadata?: { deletionTimestamp?: Date | undefined } | undefined;
+  spec?: { containers: { name: string }[] } | undefined;
+  status?:
+    | {
+        phase?: string | undefined;
+        reason?: string | undefined;
+        message?: string | undefined;
+        conditions?: { status: string; reason?: string | undefined }[] | undefined;
+        containerStatuses?:
+          | { name: string; state?: { terminated?: { exitCode: number; reason?: string | undefined } | undefined; waiting?: { reason?: string | undefined; message?: string | undefined } | undefined } | undefined }[]
+          | undefined;
+      }
+    | undefined;
+}
+
+/**
+ * The driver's container: Spark's default name, unless a pod template named it (Spark keeps a
+ * template container's name); then the first container, where Spark puts the driver.
+ */
+function driverContainerOf(pod: PodView): string {
+  const names = (pod.spec?.containers ?? []).map((c) => c.name);
+  return names.includes(DRIVER_CONTAINER) ? DRIVER_CONTAINER : (names[0] ?? DRIVER_CONTAINER);
+}
+
+/** The driver pod's phase, with the driver container's exit code once it has ended. */
+export function podRunStatus(pod: PodView): RunStatus {
+  const phase = pod.status?.phase ?? 'Pending';
+  const name = driverContainerOf(pod);
+  const container = pod.status?.containerStatuses?.find((c) => c.name === name) ?? pod.status?.containerStatuses?.[0];
+  const terminated = container?.state?.terminated;
+  const waiting = container?.state?.waiting;
+  if (phase === 'Succeeded') return { state: 'succeeded', phase, exitCode: terminated?.exitCode ?? 0 };
+  if (phase === 'Failed') {
+    const exitCode = terminated?.exitCode;
+    return { state: 'failed', phase, ...(exitCode === undefined ? {} : { exitCode }), reason: terminated?.reason ?? pod.status?.reason ?? pod.status?.message ?? 'Failed' };
+  }
+  if (pod.metadata?.deletionTimestamp !== undefined) return { state: 'cancelled', phase: 'Terminating' };
+  if (phase === 'Running') return { state: 'running', phase };
+  const why = waiting?.reason ?? pod.status?.conditions?.find((c) => c.status === 'False')?.reason;
+  return { state: 'pending', phase: why === undefined ? phase : `${phase} (${why})`, ...(why === undefined ? {} : { reason: waiting?.message ?? why }) };
+}
+
+export async function podStatus(h: Handle): Promise<RunStatus> {
+  return podRunStatus(await readPod(h));
+}
+
+/** The driver container's log; following, until the pod ends (or ferry is told it did). */
+export async function podLogs(h: Handle, opts: LogOptions, ctx: RunContext, onLine: (l: LogLine) => void): Promise<void> {
+  const { kc, namespace, pod } = clientFor(h);
+  // The log endpoint refuses a pod whose container has not started: wait for it when following.
+  let container: string;
+  for (;;) {
+    const current = await readPod(h);
+    container = driverContainerOf(current);
+    const s = podRunStatus(current);
+    if (s.state !== 'pending') break;
+    if (!opts.follow || ctx.signal?.aborted === true) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  let partial = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const text of lines) onLine({ stream: 'stdout', text });
+      cb();
+    },
+  });
+  const finished = new Promise<void>((resolve) => {
+    sink.on('finish', resolve);
+  });
+  let abort: AbortController;
+  try {
+    abort = await new Log(kc).log(namespace, pod, container, sink, { follow: opts.follow });
+  } catch (e) {
+    throw kubeError(e, `read the log of pod ${namespace}/${pod}`);
+  }
+  // The response is piped into the sink, which finishes when the log ends (the container ended).
+  const stopped = new Promise<void>((resolve) => {
+    const onAbort = (): void => {
+      abort.abort();
+      resolve();
+    };
+    if (ctx.signal?.aborted === true) onAbort();
+    ctx.signal?.addEventListener('abort', onAbort, { once: true });
+    void finished.then(() => ctx.signal?.removeEventListener('abort', onAbort));
+  });
+  await Promise.race([finished, stopped]);
+  if (partial !== '') onLine({ stream: 'stdout', text: partial });
+}
+
+/** Deletes the driver pod (Kubernetes then removes the executors it owns); nothing when it has ended. */
+export async function deleteDriverPod(h: Handle): Promise<CancelOutcome> {
+  const before = podRunStatus(await readPod(h));
+  const phase = before.phase ?? before.state;
+  if (before.state === 'succeeded' || before.state === 'failed' || before.state === 'cancelled') return { action: 'none', before: before.state, phase };
+  const { core, namespace, pod } = clientFor(h);
+  try {
+    await core.deleteNamespacedPod({ name: pod, namespace });
+  } catch (e) {
+    if (e instanceof ApiException && e.code === 404) return { action: 'none', before: before.state, phase };
+    throw kubeError(e, `delete pod ${namespace}/${pod}`);
+  }
+  return { action: 'delete driver pod', before: before.state, phase };
+}
