@@ -410,7 +410,7 @@ function followLogs(adapter: RemoteAdapter, handle: Handle, out: Writable | unde
       reading = (async () => {
         // A line the platform marks as stderr (a Spark driver's log4j output) stays off stdout,
         // which a script may be reading for the job's own results.
-        for await (const line of lines) (line.stream === 'stderr' && out === undefined ? process.stderr : sink).write(`${line.text}\n`);
+        for await (const line of lines) (line.stream === 'stderr' ? process.stderr : sink).write(`${line.text}\n`);
       })().catch((e: unknown) => {
         ctx.reporter.warn(`could not read the run's logs: ${e instanceof Error ? e.message : String(e)}`);
       });

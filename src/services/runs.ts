@@ -84,7 +84,8 @@ export async function logsService(ref: RunRef & { follow: boolean; index?: numbe
   for await (const line of adapter.logs(stored.handle, { follow: ref.follow, index: ref.index }, ctx)) {
     count++;
     if (ref.out === undefined) kept.push(line);
-    else ref.out.write(`${line.text}\n`);
+    // A line the platform marks as stderr (a Spark driver's log4j output) stays off stdout.
+    else (line.stream === 'stderr' ? process.stderr : ref.out).write(`${line.text}\n`);
   }
   return { handle: stored.handle, count, ...(ref.out === undefined ? { lines: kept } : {}) };
 }

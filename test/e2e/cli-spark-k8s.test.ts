@@ -163,6 +163,10 @@ describe('ferry deploy to a k8s:// master: real spark-submit in cluster mode aga
     expect(c.code, explain(c)).toBe(0);
     expect(envelope<{ action: string; before: string }>(c).result).toMatchObject({ action: 'delete driver pod', before: 'running' });
     expect(kube?.requests.some((q) => q.method === 'DELETE' && q.path.endsWith(`/namespaces/spark-jobs/pods/${h?.ref['driverPod'] ?? ''}`))).toBe(true);
+    // The pod is gone: the run reads as cancelled, not as an error.
+    const after = await run(['status', '--last', '--json']);
+    expect(after.code, explain(after)).toBe(0);
+    expect(envelope<{ state: string }>(after).result?.state).toBe('cancelled');
   });
 
   it('ferry plan prints the spark-submit line and changes nothing', async () => {

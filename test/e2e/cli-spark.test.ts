@@ -155,6 +155,9 @@ describe('ferry deploy to a standalone Spark master', () => {
     const executors = r.code === 0 ? '' : (await runProcess('sh', ['-c', `find ${spark?.dir ?? '/nonexistent'}/work -name stderr | head -3 | xargs -r tail -n 40`])).stdout;
     expect(r.code, `${explain(r)}\n--- executors\n${executors}`).toBe(0);
     expect(r.stdout.split('\n')).toContain('RESULT a=3 b=2 c=1');
+    // stdout carries the job's own output; Spark's log4j lines (the driver's stderr) go to stderr.
+    expect(r.stdout).not.toMatch(/ (INFO|WARN) /);
+    expect(r.stderr).toMatch(/ INFO /);
     expect(r.stderr).toMatch(/started spark-submit \(spark:\/\/127\.0\.0\.1:\d+, client mode\) as container ferry-spark-wordcount-/);
     const apps = (await spark?.state())?.completedapps ?? [];
     expect(apps.filter((a) => a.name === 'ferry-wordcount').map((a) => a.state)).toEqual(['FINISHED']);

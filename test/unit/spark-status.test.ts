@@ -45,6 +45,8 @@ describe('the driver pod', () => {
 
   it('a pod being deleted (ferry cancel) is cancelled; a template-named driver container is still found', () => {
     expect(podRunStatus(pod({ phase: 'Running' }, { metadata: { deletionTimestamp: new Date() } }))).toEqual({ state: 'cancelled', phase: 'Terminating' });
+    // A pod-template sidecar keeps the pod Running after the driver ended: the driver decides.
+    expect(podRunStatus(pod({ phase: 'Running', containerStatuses: [{ name: 'spark-kubernetes-driver', state: { terminated: { exitCode: 3, reason: 'Error' } } }] }))).toMatchObject({ state: 'failed', exitCode: 3 });
     const named: PodView = {
       metadata: {},
       spec: { containers: [{ name: 'main' }, { name: 'sidecar' }] },

@@ -292,6 +292,8 @@ function jobNotFound(h: Handle): FerryError {
 /** Not narrowed by TypeScript: the signal changes between awaits. */
 const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
 
+const failedOf = (job: Obj): number => ((job['status'] ?? {}) as { failed?: number }).failed ?? 0;
+
 const statusKey = (s: RunStatus): string => `${s.state}/${s.phase ?? ''}/${s.reason ?? ''}/${JSON.stringify(s.children ?? {})}`;
 
 /** Waits between watches that fail at once: 1 s, doubling to 30 s. */
@@ -427,7 +429,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
       const rv = ((w.job['metadata'] ?? {}) as { resourceVersion?: string }).resourceVersion ?? '0';
       const stop = new AbortController();
       const stopAll = cb.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, cb.signal]);
-      let seenCounts = counts(w.job);
+      let seenFailed = failedOf(w.job);
       let podCheck: Promise<void> | undefined;
       const refreshPods = (): void => {
         const ended = jobEnded(w.job);
@@ -483,11 +485,12 @@ export const kubernetesJobAdapter: RemoteAdapter = {
           return;
         }
         w.job = e.object;
-        const c = counts(w.job);
-        // A retried attempt's reason comes from its pods; an Indexed Job's children are counted by
-        // the Job itself, and listing all its pods on every completion would cost O(N²).
-        if ((c !== seenCounts && !indexed) || jobEnded(w.job)) refreshPods();
-        seenCounts = c;
+        const failed = failedOf(w.job);
+        // A failed attempt's reason and exit code come from its pods; the Job's own counts say the
+        // rest. An Indexed Job's children are counted by the Job itself, and listing all its pods
+        // on every failure would cost O(N²).
+        if ((failed !== seenFailed && !indexed) || jobEnded(w.job)) refreshPods();
+        seenFailed = failed;
         report();
         if (jobEnded(w.job)) stop.abort();
       };

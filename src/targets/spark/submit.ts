@@ -50,7 +50,7 @@ export interface SparkSubmit {
 
 /** Where files the container needs from this machine are mounted. */
 const MOUNT_ROOT = '/ferry';
-const KUBECONFIG_IN_CONTAINER = `${MOUNT_ROOT}/kube/config`;
+export const KUBECONFIG_IN_CONTAINER = `${MOUNT_ROOT}/kube/config`;
 
 type Input = DeployInput<SparkTargetConfig>;
 
