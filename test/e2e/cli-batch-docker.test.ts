@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setUpBatch } from '../helpers/aws-batch.js';
-import { envelope, ferry, REPO_ROOT, type CliResult } from '../helpers/cli.js';
+import { envelope, ferry, ferryThenInterrupt, type CliResult } from '../helpers/cli.js';
 import { makeBaseImage } from '../helpers/images.js';
 import { MOTO_ACCOUNT, startMoto, type Moto } from '../helpers/moto.js';
 import { podmanEnv } from '../helpers/podman.js';
@@ -82,28 +81,9 @@ async function project(script: string): Promise<string> {
 const run = (args: string[], cwd: string, state: string): Promise<CliResult> => ferry(args, { cwd, env: env(state), timeoutMs: 180_000 });
 
 /** Starts `ferry deploy`, sends SIGINT once ferry says it is waiting, and returns what it printed. */
-async function deployThenInterrupt(args: string[], cwd: string, state: string): Promise<CliResult> {
-  const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, ...env(state) })) if (v !== undefined) childEnv[k] = v;
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'run.js'), 'deploy', ...args], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  const waiting = new Promise<void>((resolve) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      // The first state report comes after the handle is saved and the wait has begun.
-      if (/: (RUNNING|RUNNABLE|STARTING|SUBMITTED|PENDING)\n/.test(stderr)) resolve();
-    });
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const guard = setTimeout(() => child.kill('SIGKILL'), 150_000);
-  await Promise.race([waiting, exited]);
-  child.kill('SIGINT');
-  const code = await exited;
-  clearTimeout(guard);
-  return { code: code ?? -1, stdout, stderr };
-}
+const deployThenInterrupt = (args: string[], cwd: string, state: string): Promise<CliResult> =>
+  // The first state report comes after the handle is saved and the wait has begun.
+  ferryThenInterrupt(['deploy', ...args], /: (RUNNING|RUNNABLE|STARTING|SUBMITTED|PENDING)\n/, { cwd, env: env(state) });
 
 /** Polls `ferry status --last` until the run has ended (moto ends a terminated job within seconds). */
 async function finalState(cwd: string, state: string): Promise<{ state: string; phase?: string; reason?: string }> {

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envelope, ferry, REPO_ROOT, type CliResult } from '../helpers/cli.js';
+import { envelope, ferry, ferryThenInterrupt, REPO_ROOT, type CliResult } from '../helpers/cli.js';
 import { startFakeKube, type FakeKube, type RecordedRequest } from '../helpers/fake-kube/index.js';
 import { makeBaseImage, type BaseImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -90,28 +89,8 @@ beforeAll(async () => {
   base = await makeBaseImage(registry, 'library/busybox', '1.36');
 }, 120_000);
 
-/** Starts `ferry deploy`, sends SIGINT once ferry reports the Job's state, and returns what it printed. */
-async function deployThenInterrupt(args: string[], cwd: string, state: string): Promise<CliResult> {
-  const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, ...env(state) })) if (v !== undefined) childEnv[k] = v;
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'run.js'), 'deploy', ...args], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  const running = new Promise<void>((resolve) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (/: Running\n/.test(stderr)) resolve();
-    });
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  await Promise.race([running, exited]);
-  child.kill('SIGINT');
-  const code = await exited;
-  clearTimeout(guard);
-  return { code: code ?? -1, stdout, stderr };
-}
+/** Starts `ferry deploy`, sends SIGINT once ferry reports the Job running, and returns what it printed. */
+const deployThenInterrupt = (args: string[], cwd: string, state: string): Promise<CliResult> => ferryThenInterrupt(['deploy', ...args], /: Running\n/, { cwd, env: env(state), timeoutMs: 60_000 });
 
 afterAll(async () => {
   await kube.stop();

@@ -45,6 +45,33 @@ export function ferry(args: string[], opts: CliOptions = {}): Promise<CliResult>
   });
 }
 
+/**
+ * Runs the built CLI, sends SIGINT once its stderr matches `ready` (the run is being waited for),
+ * and returns what it printed and its exit code: for Ctrl-C tests.
+ */
+export async function ferryThenInterrupt(args: string[], ready: RegExp, opts: Omit<CliOptions, 'stdin'> = {}): Promise<CliResult> {
+  const env: Record<string, string> = {};
+  const merged: Record<string, string | undefined> = { FERRY_STATE_DIR: TEST_STATE_DIR, ...process.env, ...opts.env };
+  for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v;
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const waiting = new Promise<void>((resolve) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (ready.test(stderr)) resolve();
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const guard = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 150_000);
+  await Promise.race([waiting, exited]);
+  child.kill('SIGINT');
+  const code = await exited;
+  clearTimeout(guard);
+  return { code: code ?? -1, stdout, stderr };
+}
+
 /** The --json envelope on stdout; fails the test if stdout is not exactly one JSON object. */
 export interface Envelope<T> {
   status: number;

@@ -16,7 +16,7 @@ interface AjvError {
 }
 
 /** `/spec/template/spec/containers/0/image` → `spec.template.spec.containers[0].image` */
-function fieldPath(pointer: string, extra?: unknown): string {
+export function fieldPath(pointer: string, extra?: unknown): string {
   const parts = pointer.split('/').slice(1);
   if (typeof extra === 'string') parts.push(extra);
   let out = '';

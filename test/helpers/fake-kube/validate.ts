@@ -8,6 +8,8 @@ import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
+// The same JSON-pointer → field-path rendering as ferry's own validation errors.
+import { fieldPath } from '../../../src/targets/kubernetes-job/validate.js';
 import type { StatusCause } from './protocol.js';
 import type { Resource } from './store.js';
 
@@ -28,14 +30,6 @@ const models: Record<Resource, new (data: never) => { validate(): void }> = {
   namespaces: Namespace,
 };
 
-/** `/spec/template/spec/containers/0/image` → `spec.template.spec.containers[0].image` */
-function fieldPath(pointer: string, extra?: unknown): string {
-  const parts = pointer.split('/').slice(1);
-  if (typeof extra === 'string') parts.push(extra);
-  let out = '';
-  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
-  return out;
-}
 
 function schemaCauses(resource: Resource, body: unknown): StatusCause[] {
   const Model = models[resource];
