@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +173,16 @@ describe('bad input: a coded error at its key, before anything runs', () => {
     expect([e.code, e.exitCode]).toEqual(['SPARK_FILE_NOT_FOUND', 78]);
     expect(e.where).toMatch(/\(targets\.nightly\.app\)$/);
     expect(failure({ ...base, pyFiles: ['local:///a.py', 'nope.py'] }).where).toMatch(/\(targets\.nightly\.pyFiles\.1\)$/);
+  });
+
+  it('a project file outside the project folder, directly or through a symlink', async () => {
+    const outside = await mkdtemp(path.join(os.tmpdir(), 'ferry-outside-'));
+    await writeFile(path.join(outside, 'secret.txt'), 'not for the cluster\n');
+    await symlink(path.join(outside, 'secret.txt'), path.join(dir, 'link.txt'));
+    expect(failure({ ...base, files: [path.relative(dir, path.join(outside, 'secret.txt'))] }).code).toBe('SPARK_FILE_OUTSIDE_PROJECT');
+    const e = failure({ ...base, files: ['link.txt'] });
+    expect([e.code, e.exitCode]).toEqual(['SPARK_FILE_OUTSIDE_PROJECT', 78]);
+    expect(e.where).toMatch(/\(targets\.nightly\.files\.0\)$/);
   });
 
   it.each([

@@ -13,7 +13,7 @@
  *    same image, spark.kubernetes.container.image) and returns (waitAppCompletion=false). The
  *    driver pod is then the run.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { configError, ExitCode, FerryError } from '../../core/errors.js';
@@ -278,6 +278,14 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
     }
     if (mustExist && (!existsSync(ref.path) || !statSync(ref.path).isFile())) {
       throw problem('SPARK_FILE_NOT_FOUND', key, `${key} "${value}": ${ref.path} is not a file`, 'a relative path is relative to ferry.yaml; fix it, or write local:///PATH for a file in the image');
+    }
+    // Like a build context, the project never hands out what lies outside it: a path (or a
+    // symlink) leading out of ferry.yaml's folder (to ~/.aws/credentials, say) is refused, since
+    // spark-submit would mount it and, on a cluster, ship it to the executors.
+    const real = existsSync(ref.path) ? realpathSync(ref.path) : ref.path;
+    const root = existsSync(baseDir) ? realpathSync(baseDir) : baseDir;
+    if (real !== root && !real.startsWith(root + path.sep)) {
+      throw problem('SPARK_FILE_OUTSIDE_PROJECT', key, `${key} "${value}" leads to ${real}, outside the project folder ${root}`, 'copy the file into the project (next to ferry.yaml), COPY it into the image and write local:///PATH, or use a URL');
     }
     const inContainer = `${MOUNT_ROOT}/files/${String(mounts++)}/${path.basename(ref.path)}`;
     volumes.push({ source: ref.path, named: false, target: inContainer, readOnly: true, options: [] });
