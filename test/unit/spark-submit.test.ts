@@ -175,6 +175,17 @@ describe('bad input: a coded error at its key, before anything runs', () => {
     expect(failure({ ...base, pyFiles: ['local:///a.py', 'nope.py'] }).where).toMatch(/\(targets\.nightly\.pyFiles\.1\)$/);
   });
 
+  it('a .jar app without mainClass (spark-submit would only fail in the pulled image)', () => {
+    const e = failure({ ...base, app: 'local:///app/job.jar' });
+    expect(e.code).toBe('SPARK_CONFIG_INVALID');
+    expect(e.where).toMatch(/\(targets\.nightly\.mainClass\)$/);
+  });
+
+  it('files under a volume are not looked for in the image; the others are', () => {
+    const s = sparkSubmitFor(input({ ...base, volumes: ['./:/data:ro'], files: ['/data/lookup.csv', 'local:///app/ref.csv'] }), { runId: RUN_ID, env: {} });
+    expect(s.imageFiles.map((f) => f.path)).toEqual(['/app/job.py', '/app/ref.csv']);
+  });
+
   it('a project file outside the project folder, directly or through a symlink', async () => {
     const outside = await mkdtemp(path.join(os.tmpdir(), 'ferry-outside-'));
     await writeFile(path.join(outside, 'secret.txt'), 'not for the cluster\n');

@@ -298,6 +298,11 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
   if (isPython && c.mainClass !== undefined) {
     throw problem('SPARK_CONFIG_INVALID', 'mainClass', `mainClass is for JVM applications; app ${c.app} is a Python file`, 'remove mainClass');
   }
+  if (/\.jar$/i.test(c.app) && c.mainClass === undefined) {
+    // spark-submit would fail only in the pulled image ("Cannot load main class from JAR"), after
+    // the build and push: say it now.
+    throw problem('SPARK_CONFIG_INVALID', 'mainClass', `app ${c.app} is a JVM application, which needs mainClass`, 'set mainClass: to the class with main(), e.g. com.example.Main');
+  }
   if (!isPython && !/\.(jar|r|R)$/.test(c.app)) {
     throw problem('SPARK_CONFIG_INVALID', 'app', `app "${c.app}" is neither a .py file nor a .jar`, 'name the application file: local:///app/job.py or local:///app/job.jar');
   }
@@ -410,9 +415,17 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
         : 'client mode: the driver is the spark-submit container (the image pinned by digest); executors run on the workers, with the cluster\'s Spark and Python',
     );
   }
+  const userVolumes: VolumeSpec[] = [];
   for (const [i, v] of c.volumes.entries()) {
-    volumes.push(parseVolume(v, baseDir, { kind: 'config', where: `${input.file} (targets.${input.target}.volumes.${String(i)})` }, sc.env['HOME']));
+    userVolumes.push(parseVolume(v, baseDir, { kind: 'config', where: `${input.file} (targets.${input.target}.volumes.${String(i)})` }, sc.env['HOME']));
   }
+  volumes.push(...userVolumes);
+  // A file under one of the user's volumes is in the container at run time, not in the image:
+  // the image check must not look for it there.
+  const mounted = (file: string): boolean => userVolumes.some((v) => file === v.target || file.startsWith(`${v.target.replace(/\/+$/, '')}/`));
+  const checkedInImage = imageFiles.filter((f) => !mounted(f.path));
+  imageFiles.length = 0;
+  imageFiles.push(...checkedInImage);
   for (const [key, value] of Object.entries(c.conf)) argv.push('--conf', `${key}=${String(value)}`);
   argv.push(app, ...(input.job.args ?? []));
 
