@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../src/infra/process.js';
 import { envelope, ferry, type CliResult } from '../helpers/cli.js';
 import { startFakeKube, type FakeKube, type KubeObject } from '../helpers/fake-kube/index.js';
-import { podmanEnv } from '../helpers/podman.js';
-import { insecureRegistriesConf, keepBaseInPodman, sparkBaseImage, type SparkBaseImage } from '../helpers/spark-image.js';
+import { sparkTestImage, type SparkBaseImage } from '../helpers/spark-image.js';
 
 /**
  * `type: spark` with a k8s:// master. No Kubernetes runs here, so the API server is the fake one
@@ -53,12 +52,9 @@ function header(): string {
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-spark-k8s-'));
   state = path.join(work, 'state');
-  await writeFile(path.join(work, 'no-auth.json'), '{"auths":{}}');
-  base = await sparkBaseImage();
-  const conf = path.join(work, 'registries.conf');
-  await writeFile(conf, insecureRegistriesConf(base));
-  penv = { ...(await podmanEnv()), CONTAINERS_REGISTRIES_CONF: conf };
-  await keepBaseInPodman(base, penv);
+  const prepared = await sparkTestImage(work);
+  base = prepared.base;
+  penv = prepared.penv;
   kube = await startFakeKube({ namespaces: ['default', 'spark-jobs'] });
   project = path.join(work, 'project');
   await mkdir(path.join(project, 'jobs'), { recursive: true });

@@ -4,10 +4,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../src/infra/process.js';
 import { envelope, ferry, type CliResult } from '../helpers/cli.js';
-import { podmanEnv } from '../helpers/podman.js';
 import { startPodmanService } from '../helpers/podman-service.js';
 import { startSpark, type SparkCluster } from '../helpers/spark.js';
-import { insecureRegistriesConf, keepBaseInPodman, sparkBaseImage, type SparkBaseImage } from '../helpers/spark-image.js';
+import { sparkTestImage, type SparkBaseImage } from '../helpers/spark-image.js';
 
 /**
  * `type: spark` against a real standalone master and worker (pyspark 4.3.0, test/helpers/spark.ts),
@@ -87,14 +86,9 @@ function standalone(name: string, app: string, extra = ''): string {
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-spark-e2e-'));
   state = path.join(work, 'state');
-  // ferry and podman both read it: no credentials anywhere.
-  await writeFile(path.join(work, 'no-auth.json'), '{"auths":{}}');
-  base = await sparkBaseImage();
-  // podman pulls the job image itself, with its own registry settings: the registry is plain HTTP.
-  const conf = path.join(work, 'registries.conf');
-  await writeFile(conf, insecureRegistriesConf(base));
-  penv = { ...(await podmanEnv()), CONTAINERS_REGISTRIES_CONF: conf };
-  await keepBaseInPodman(base, penv);
+  const prepared = await sparkTestImage(work);
+  base = prepared.base;
+  penv = prepared.penv;
   spark = await startSpark();
 
   project = path.join(work, 'project');

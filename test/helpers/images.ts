@@ -6,11 +6,12 @@
  * random-content images for push tests.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rename, stat, symlink, writeFile, chmod, access } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, stat, symlink, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChecked } from '../../src/infra/process.js';
 import { skopeoCreds, type TestRegistry } from './registry.js';
+import { pathExists } from '../../src/infra/fs.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -42,18 +43,10 @@ export interface TestLayout {
   images: LayoutImage[];
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** busybox-static gives a static /bin/busybox; install it when missing (tests run as root in CI). */
 export async function ensureBusybox(): Promise<string> {
-  if (await exists(BUSYBOX)) return BUSYBOX;
+  if (await pathExists(BUSYBOX)) return BUSYBOX;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const install = (): Promise<unknown> =>
     runChecked('apt-get', ['install', '-y', '--no-install-recommends', 'busybox-static'], { timeoutMs: 300_000, env });
@@ -64,7 +57,7 @@ export async function ensureBusybox(): Promise<string> {
     await runChecked('apt-get', ['update'], { timeoutMs: 300_000, env });
     await install();
   }
-  if (!(await exists(BUSYBOX))) throw new Error('busybox-static is installed but /bin/busybox is missing');
+  if (!(await pathExists(BUSYBOX))) throw new Error('busybox-static is installed but /bin/busybox is missing');
   return BUSYBOX;
 }
 

@@ -6,11 +6,12 @@
  * is the code users run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { runChecked } from '../../src/infra/process.js';
 import { freePort } from './registry.js';
+import { pathExists } from '../../src/infra/fs.js';
 
 export const MOTO_VENV = process.env.FERRY_MOTO_VENV ?? path.join(homedir(), '.cache', 'ferry-ci', 'moto-venv');
 const MOTO_SERVER = path.join(MOTO_VENV, 'bin', 'moto_server');
@@ -26,21 +27,13 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Installs moto[server] into the venv when it is not there yet (idempotent; PyPI must be reachable). */
 export async function ensureMoto(): Promise<string> {
-  if (await exists(MOTO_SERVER)) return MOTO_SERVER;
+  if (await pathExists(MOTO_SERVER)) return MOTO_SERVER;
   await mkdir(path.dirname(MOTO_VENV), { recursive: true });
   // Debian's own python3 first: with python3-venv it makes a venv whose pip works offline of pyenv shims.
-  const python = (await exists('/usr/bin/python3')) ? '/usr/bin/python3' : 'python3';
+  const python = (await pathExists('/usr/bin/python3')) ? '/usr/bin/python3' : 'python3';
   await runChecked(python, ['-m', 'venv', MOTO_VENV], { timeoutMs: 120_000 });
   await runChecked(path.join(MOTO_VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', 'moto[server]'], { timeoutMs: 600_000 });
   return MOTO_SERVER;

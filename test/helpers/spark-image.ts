@@ -16,13 +16,15 @@
  * same path must work in both places.
  */
 import { createHash } from 'node:crypto';
-import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { runChecked, runProcess } from '../../src/infra/process.js';
 import { ensureBusybox } from './images.js';
+import { podmanEnv } from './podman.js';
 import { startRegistry, type TestRegistry } from './registry.js';
 import { ensureSpark, PYSPARK_VERSION, SPARK_VENV } from './spark.js';
+import { pathExists } from '../../src/infra/fs.js';
 
 /** Bump when the recipe below changes: it is part of the cache key. */
 const RECIPE = 'spark-driver-5';
@@ -43,14 +45,6 @@ export interface SparkBaseImage {
   python: string;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function sha256sum(file: string): Promise<string> {
   return `sha256:${(await runChecked('sha256sum', [file], { timeoutMs: 300_000 })).stdout.split(' ')[0] ?? ''}`;
@@ -91,7 +85,7 @@ async function buildRootfs(sparkHome: string): Promise<string> {
   // Loaded at run time rather than linked (ldd cannot see them): zstd-jni, which Spark's shuffle
   // uses, extracts a .so that needs libpthread; the JVM and Python resolve names through NSS.
   for (const lib of ['libpthread.so.0', 'libdl.so.2', 'librt.so.1', 'libutil.so.1', 'libgcc_s.so.1', 'libstdc++.so.6', 'libresolv.so.2', 'libnss_files.so.2', 'libnss_dns.so.2']) {
-    if (await exists(`/lib/x86_64-linux-gnu/${lib}`)) libs.add(`/lib/x86_64-linux-gnu/${lib}`);
+    if (await pathExists(`/lib/x86_64-linux-gnu/${lib}`)) libs.add(`/lib/x86_64-linux-gnu/${lib}`);
   }
   // From /, with relative names: coreutils 9.1's `cp -a --parents` fails on absolute sources.
   const files = ['/usr/bin/bash', PYTHON, '/usr/lib/python3.11', ...libs];
@@ -112,7 +106,7 @@ async function buildRootfs(sparkHome: string): Promise<string> {
   await mkdir(path.join(rootfs, path.dirname(SPARK_VENV).slice(1)), { recursive: true });
   await runChecked('cp', ['-a', SPARK_VENV, path.join(rootfs, SPARK_VENV.slice(1))], { timeoutMs: 300_000 });
   await runChecked('find', [rootfs, '-name', '__pycache__', '-type', 'd', '-prune', '-exec', 'rm', '-rf', '{}', '+']);
-  if (!(await exists(path.join(rootfs, sparkHome.slice(1), 'bin', 'spark-submit')))) throw new Error('spark-submit missing from the driver rootfs');
+  if (!(await pathExists(path.join(rootfs, sparkHome.slice(1), 'bin', 'spark-submit')))) throw new Error('spark-submit missing from the driver rootfs');
   return rootfs;
 }
 
@@ -216,4 +210,20 @@ export async function keepBaseInPodman(base: SparkBaseImage, env: Record<string,
 /** registries.conf content that marks the base image's registry as plain HTTP for podman. */
 export function insecureRegistriesConf(base: SparkBaseImage): string {
   return `[[registry]]\nlocation = "${base.registry.host}"\ninsecure = true\n`;
+}
+
+/**
+ * What a Spark e2e file needs before its first deploy, in its work dir: an empty auth file (ferry
+ * and podman both read it: no credentials anywhere), the driver base image, and podman's
+ * environment with a registries.conf for the plain-HTTP test registry (podman pulls the job image
+ * itself, with its own registry settings), the base image kept in podman.
+ */
+export async function sparkTestImage(work: string): Promise<{ base: SparkBaseImage; penv: Record<string, string> }> {
+  await writeFile(path.join(work, 'no-auth.json'), '{"auths":{}}');
+  const base = await sparkBaseImage();
+  const conf = path.join(work, 'registries.conf');
+  await writeFile(conf, insecureRegistriesConf(base));
+  const penv = { ...(await podmanEnv()), CONTAINERS_REGISTRIES_CONF: conf };
+  await keepBaseInPodman(base, penv);
+  return { base, penv };
 }

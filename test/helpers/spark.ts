@@ -14,11 +14,12 @@
  * code is the job's, and stopping it (SIGTERM) ends the application and its executors.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { runChecked } from '../../src/infra/process.js';
 import { freePort } from './registry.js';
+import { pathExists } from '../../src/infra/fs.js';
 
 export const SPARK_VENV = process.env.FERRY_SPARK_VENV ?? path.join(homedir(), '.cache', 'ferry-ci', 'spark-venv');
 /** Keep in step with .ci/run. A job's image must carry the same pyspark (and Python minor) as the cluster. */
@@ -69,14 +70,6 @@ export interface MasterState {
   completedapps: { id: string; name: string; state: string }[];
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** $VENV/lib/python3.X/site-packages/pyspark: Spark's home in a pip install (jars/, bin/, python/lib). */
 async function sparkHomeIn(venv: string): Promise<string | undefined> {
@@ -88,7 +81,7 @@ async function sparkHomeIn(venv: string): Promise<string | undefined> {
   }
   for (const e of entries.filter((n) => n.startsWith('python3')).sort()) {
     const home = path.join(venv, 'lib', e, 'site-packages', 'pyspark');
-    if (await exists(path.join(home, 'bin', 'spark-class'))) return home;
+    if (await pathExists(path.join(home, 'bin', 'spark-class'))) return home;
   }
   return undefined;
 }
@@ -112,7 +105,7 @@ export async function ensureSpark(): Promise<string> {
   if ((await installedVersion(SPARK_VENV)) !== PYSPARK_VERSION) {
     await mkdir(path.dirname(SPARK_VENV), { recursive: true });
     await rm(SPARK_VENV, { recursive: true, force: true });
-    const python = (await exists('/usr/bin/python3')) ? '/usr/bin/python3' : 'python3';
+    const python = (await pathExists('/usr/bin/python3')) ? '/usr/bin/python3' : 'python3';
     await runChecked(python, ['-m', 'venv', SPARK_VENV], { timeoutMs: 120_000 });
     await runChecked(path.join(SPARK_VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `pyspark==${PYSPARK_VERSION}`], { timeoutMs: 900_000 });
   }

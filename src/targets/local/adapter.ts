@@ -10,7 +10,6 @@
  * and otherwise fails with ENGINE_NOT_FOUND, listing everything it tried.
  * `docker` and `podman` use that engine only.
  */
-import { access } from 'node:fs/promises';
 import type { RunContext } from '../../core/context.js';
 import { FerryError, unavailableError } from '../../core/errors.js';
 import { runProcess } from '../../infra/process.js';
@@ -19,6 +18,7 @@ import { discoverDockerEndpoint, DEFAULT_DOCKER_SOCKET } from '../../engines/doc
 import { dockerEngine } from './docker.js';
 import { podmanEngine, PODMAN } from './podman.js';
 import type { LocalEngine } from './engine.js';
+import { pathExists } from '../../infra/fs.js';
 
 export type EnginePreference = 'auto' | 'docker' | 'podman';
 
@@ -44,7 +44,7 @@ export async function chooseEngine(pref: EnginePreference, ctx: RunContext): Pro
   if (explicit) return docker(ctx);
   const found = await discoverDockerEndpoint(ctx.env);
   tried.push(...found.tried);
-  if (await exists(DEFAULT_DOCKER_SOCKET)) {
+  if (await pathExists(DEFAULT_DOCKER_SOCKET)) {
     const client = new DockerClient(found.endpoint, { reporter: ctx.reporter });
     try {
       await client.ping();
@@ -104,11 +104,3 @@ async function podman(ctx: RunContext): Promise<LocalEngine | string> {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
