@@ -13,7 +13,6 @@ import type { CancelOutcome, DeployInput, EachInput, EachSpec, FailedChild, Hand
 import type { SharedRegistryPool } from './registries.js';
 import type { LoadedConfig } from '../config/loader.js';
 import { HandleStore } from '../infra/handles.js';
-import { abortableSleep } from '../infra/sleep.js';
 import { loadRemoteAdapter, TARGET_KINDS, type InvokeResult, type RemoteAdapter, type RemoteTargetConfig } from '../targets/index.js';
 import type { BuildOptions } from './build.js';
 import type { InvokeOptions } from './invoke.js';
@@ -48,34 +47,8 @@ export interface RemoteDeployResult {
   invoke?: InvokeResult;
 }
 
-export interface WaitOptions {
-  sleep?: (ms: number) => Promise<void>;
-  signal?: AbortSignal | undefined;
-  /** First poll interval, doubled by half each poll up to maxMs. */
-  firstMs?: number;
-  maxMs?: number;
-  onChange?: (s: RunStatus) => void;
-}
-
-const TERMINAL: readonly RunState[] = ['succeeded', 'failed', 'cancelled'];
-
-/** Polls `status` with backoff until the run ends; reports each change of state or phase. */
-export async function waitForRun(status: () => Promise<RunStatus>, opts: WaitOptions = {}): Promise<RunStatus> {
-  const sleep = opts.sleep ?? ((ms: number) => abortableSleep(ms, opts.signal));
-  const max = opts.maxMs ?? 15_000;
-  let delay = opts.firstMs ?? 1000;
-  let last = '';
-  for (;;) {
-    const s = await status();
-    const key = `${s.state}/${s.phase ?? ''}/${JSON.stringify(s.children ?? {})}`;
-    if (key !== last) opts.onChange?.(s);
-    last = key;
-    if (TERMINAL.includes(s.state)) return s;
-    if (opts.signal?.aborted === true) return s;
-    await sleep(delay);
-    delay = Math.min(max, Math.ceil(delay * 1.5));
-  }
-}
+export { waitForRun, type WaitOptions } from '../core/wait.js';
+import { TERMINAL, waitForRun, type WaitOptions } from '../core/wait.js';
 
 function requireImageName(loaded: LoadedConfig, opts: BuildOptions, target: string, type: string): void {
   if ((opts.imageName ?? loaded.config.image.name) !== undefined) return;

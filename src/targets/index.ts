@@ -44,8 +44,8 @@ export const TARGET_KINDS: readonly TargetKindInfo[] = [
   },
   {
     type: 'spark',
-    summary: 'A Spark application: spark-submit runs in the image on this machine, against a local[*], standalone (spark://, client mode) or Kubernetes (k8s://, cluster mode) master; ferry follows the driver and exits with its exit code.',
-    capabilities: { plan: true, deploy: true, async: true, logs: true, cancel: true, each: false },
+    summary: 'A Spark application: spark-submit runs in the image on this machine, against a local[*], standalone (spark://, client mode) or Kubernetes (k8s://, cluster mode) master, or (submit: operator) a SparkApplication for the Spark operator in a cluster (--render writes it for GitOps); ferry follows the driver and exits with its exit code.',
+    capabilities: { plan: true, deploy: true, async: true, logs: true, cancel: true, each: false, render: true },
   },
 ];
 

@@ -14,8 +14,9 @@ import { newRunId } from '../../core/run-id.js';
 import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import { abortableSleep } from '../../infra/sleep.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
+import { createOrFollow } from './apply.js';
 import { loadCluster, type KubeApi, type KubeCluster, type KubeWhere, type WatchEvent } from './client.js';
-import { CONTAINER, defaultPullSecretName, jobManifest, MANAGED_BY, ManifestInputError, pullSecretManifest, SPEC_HASH_LABEL, type JobManifest, type Obj } from './manifest.js';
+import { CONTAINER, defaultPullSecretName, jobManifest, MANAGED_BY, ManifestInputError, pullSecretManifest, type JobManifest, type Obj } from './manifest.js';
 import type { KubernetesJobTargetConfig } from './schema.js';
 import { byCreation, CONTROLLER_UID_LABEL, jobEnded, JOB_NAME_LABEL, podView, runStatusOf, type PodView } from './status.js';
 
@@ -46,7 +47,8 @@ function clusterOf(input: Input, ctx: RunContext): KubeCluster {
   return loadCluster({ kubeconfig: config.kubeconfig, context: config.context, namespace: config.namespace }, whereOf(input, ctx), ctx.env, path.dirname(path.resolve(ctx.cwd, input.file)));
 }
 
-function clusterOfHandle(h: Handle, ctx: RunContext): KubeCluster {
+/** The cluster a run's handle names; K8S_CLUSTER_CHANGED when the kubeconfig now points elsewhere. */
+export function clusterOfHandle(h: Handle, ctx: RunContext): KubeCluster {
   const r = h.ref;
   const where: KubeWhere = { file: r['config'] ?? 'ferry.yaml', target: h.target, debug: (l) => { ctx.reporter.debug(l); } };
   const cluster = loadClusterOfHandle(h, where, ctx);
@@ -104,7 +106,7 @@ async function validate(manifests: Obj[], input: Input): Promise<void> {
  * `punycode` module; Node would print a DeprecationWarning (DEP0040) on every deploy, which is
  * noise for a ferry user. Only that one warning is dropped, only while the validators load.
  */
-async function withoutPunycodeWarning<T>(load: () => Promise<T>): Promise<T> {
+export async function withoutPunycodeWarning<T>(load: () => Promise<T>): Promise<T> {
   const emit = process.emitWarning.bind(process) as (w: string | Error, ...r: unknown[]) => void;
   const original = Object.getOwnPropertyDescriptor(process, 'emitWarning');
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
@@ -239,36 +241,24 @@ async function applyExisting(api: KubeApi, p: PullSecretPlan, namespace: string,
 const CREATE_JOB = 'create Job';
 const APPLY_SECRET = 'create or update Secret';
 
-/** How long ferry waits for a finished Job of the same name to go before it creates it again. */
-const REPLACE_WAIT_MS = 60_000;
-
 async function createJob(api: KubeApi, m: JobManifest, namespace: string, ctx: RunContext): Promise<{ job: Obj; adopted: boolean }> {
-  for (let replaced = false; ; ) {
-    if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `creating Job ${m.name}`);
-    const created = await api.createJob(namespace, m.job);
-    if (created !== 'exists') return { job: created, adopted: false };
-    const existing = await api.readJob(namespace, m.name);
-    if (existing === undefined) continue; // deleted in between: create again
-    const labels = ((existing['metadata'] ?? {}) as { labels?: Record<string, string> }).labels ?? {};
-    if (labels[SPEC_HASH_LABEL] !== m.hash || labels[MANAGED_BY] !== 'ferry') {
-      throw configError('K8S_JOB_CONFLICT', `Job ${namespace}/${m.name} exists and was not made by ferry from these inputs`, {
-        suggestions: ['delete it (`kubectl delete job ' + m.name + ' -n ' + namespace + '`), or set another name: in the target'],
-      });
-    }
-    if (!jobEnded(existing)) {
-      // The same deploy, retried (or run twice at once): follow the Job that is there.
-      ctx.reporter.info(`Job ${m.name} exists already with the same spec and has not ended: following it instead of starting a second`);
-      return { job: existing, adopted: true };
-    }
-    if (replaced) throw unavailableError('K8S_JOB_CONFLICT', `Job ${namespace}/${m.name} was deleted but is still there after ${String(REPLACE_WAIT_MS / 1000)} s`, { suggestions: ['check for finalizers on it (`kubectl get job ' + m.name + ' -o yaml`)'] });
-    // The same spec ran before and ended: running it again replaces that Job (as `kubectl replace
-    // --force` would), since its name is fixed by its content.
-    ctx.reporter.info(`Job ${m.name} ran before with the same spec and has ended: deleting it to run again`);
-    await api.deleteJob(namespace, m.name);
-    const until = Date.now() + REPLACE_WAIT_MS;
-    while (Date.now() < until && (await api.readJob(namespace, m.name)) !== undefined) await sleep(500, ctx.signal);
-    replaced = true;
-  }
+  const { obj, adopted } = await createOrFollow(
+    {
+      kind: 'Job',
+      kubectlKind: 'job',
+      namespace,
+      name: m.name,
+      hash: m.hash,
+      create: () => api.createJob(namespace, m.job),
+      read: () => api.readJob(namespace, m.name),
+      remove: () => api.deleteJob(namespace, m.name),
+      ended: jobEnded,
+      code: 'K8S_JOB_CONFLICT',
+    },
+    ctx,
+    sleep,
+  );
+  return { job: obj, adopted };
 }
 
 /**
@@ -625,19 +615,19 @@ async function* podLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGene
 }
 
 /** How often a log stream that ends while its container runs is opened again. */
-const LOG_RESUMES = 5;
+export const LOG_RESUMES = 5;
 
 /**
  * Where a pod's log has been read to: the last line's timestamp and how many lines carried it, so
  * a resumed read (sinceTime, which the API takes to the second) skips what was already printed.
  */
-interface LogMark {
+export interface LogMark {
   time: string;
   seen: number;
 }
 
 /** One pod's log as lines, read with timestamps (stripped) so that a later read can resume after them. */
-async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, signal: AbortSignal | undefined, mark: LogMark = { time: '', seen: 0 }): AsyncGenerator<LogLine> {
+export async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, signal: AbortSignal | undefined, mark: LogMark = { time: '', seen: 0 }, container = CONTAINER): AsyncGenerator<LogLine> {
   const resumeFrom = { ...mark };
   let skipped = 0;
   /** The text of a "TIMESTAMP text" line, or undefined when it was printed before the resume. */
@@ -672,7 +662,7 @@ async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, 
     },
   });
   const reading = api
-    .podLog(ns, pod, CONTAINER, out, { follow, signal, timestamps: true, ...(resumeFrom.time !== '' ? { sinceTime: resumeFrom.time.replace(/\.\d+Z$/, 'Z') } : {}) })
+    .podLog(ns, pod, container, out, { follow, signal, timestamps: true, ...(resumeFrom.time !== '' ? { sinceTime: resumeFrom.time.replace(/\.\d+Z$/, 'Z') } : {}) })
     .catch((e: unknown) => {
       q.failure = e;
     })

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, Log, Watch } from '@kubernetes/client-node';
+import { ApiException, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Log, Watch } from '@kubernetes/client-node';
 import { authError, configError, FerryError, tempError, unavailableError } from '../../core/errors.js';
 import { nearest } from '../../core/suggest.js';
 import { abortableSleep } from '../../infra/sleep.js';
@@ -22,6 +22,8 @@ export interface KubeWhere {
   locate?: ((key: string[]) => string | undefined) | undefined;
   /** --debug lines: each request (method and object, never a body). */
   debug?: ((line: string) => void) | undefined;
+  /** Where the target keeps kubeconfig and context (the spark target: under kubernetes). */
+  keyPrefix?: string[] | undefined;
 }
 
 export interface KubeAccess {
@@ -40,6 +42,15 @@ export interface KubeCluster {
   /** Where the kubeconfig came from, for messages. */
   source: string;
   api: KubeApi;
+}
+
+/** A custom resource kind, as its CRD serves it (e.g. the Spark operator's SparkApplication). */
+export interface CustomKind {
+  group: string;
+  version: string;
+  /** The resource's plural, as in its REST path (sparkapplications). */
+  plural: string;
+  kind: string;
 }
 
 export interface WatchEvent {
@@ -70,6 +81,15 @@ export interface KubeApi {
    * ends (the server closed it, or `signal` aborted). A 410 Gone arrives as an ERROR event.
    */
   watchJob(ns: string, name: string, resourceVersion: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
+  /** The resources the API server serves in group/version, or undefined when it serves none (no such CRD installed). */
+  apiResources(group: string, version: string): Promise<string[] | undefined>;
+  /** Creates a custom object; 'exists' when one of that name is there already. */
+  createCustom(kind: CustomKind, ns: string, body: Obj): Promise<Obj | 'exists'>;
+  readCustom(kind: CustomKind, ns: string, name: string): Promise<Obj | undefined>;
+  /** Deletes it with propagationPolicy Background (its dependents go too); false when it was not there. */
+  deleteCustom(kind: CustomKind, ns: string, name: string): Promise<boolean>;
+  /** As watchJob, for one custom object. */
+  watchCustom(kind: CustomKind, ns: string, name: string, resourceVersion: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
   /** Writes a container's log to `out`, following it while the container runs; resolves when the stream ends. */
   podLog(ns: string, pod: string, container: string, out: Writable, opts: { follow: boolean; signal?: AbortSignal | undefined; timestamps?: boolean; sinceTime?: string | undefined }): Promise<void>;
 }
@@ -146,7 +166,8 @@ const ATTEMPTS = 4;
 export function loadCluster(access: KubeAccess, where: KubeWhere, env: NodeJS.ProcessEnv, configDir: string, deps: { api?: (kc: KubeConfig, server: string) => KubeApi } = {}): KubeCluster {
   const kc = new KubeConfig();
   let source: string;
-  const at = (key: string): string => `${where.locate?.(['targets', where.target, key]) ?? where.file} (targets.${where.target}.${key})`;
+  const keyPath = (key: string): string[] => ['targets', where.target, ...(where.keyPrefix ?? []), key];
+  const at = (key: string): string => `${where.locate?.(keyPath(key)) ?? where.file} (${keyPath(key).join('.')})`;
   try {
     if (access.kubeconfig !== undefined) {
       const file = path.resolve(configDir, access.kubeconfig);
@@ -242,6 +263,7 @@ export function loadCluster(access: KubeAccess, where: KubeWhere, env: NodeJS.Pr
 function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
   const batch = kc.makeApiClient(BatchV1Api);
   const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
   const requests: { method: string; what: string }[] = [];
 
   async function call<T>(method: string, what: string, f: () => Promise<T>): Promise<T> {
@@ -268,6 +290,54 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
       throw kubeError(e, `reading ${what}`, where, server);
     }
   }
+  /** One watch of one object (by name) from resourceVersion; see KubeApi.watchJob. */
+  async function watchOne(collection: string, kind: string, ns: string, name: string, resourceVersion: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    requests.push({ method: 'WATCH', what: `${kind.toLowerCase()} ${ns}/${name}` });
+    where.debug?.(`kubernetes WATCH ${kind.toLowerCase()} ${ns}/${name} from resourceVersion ${resourceVersion}`);
+    const watch = new Watch(kc);
+    // client-node ends a watch after 30 s without data, while API servers send a bookmark about
+    // once a minute: a quiet Job would be re-watched every 30 s. Its timer is a private field;
+    // 5 minutes covers several bookmarks (a newer client-node without the field ignores this).
+    if (Reflect.has(watch, 'requestTimeoutMs')) Reflect.set(watch, 'requestTimeoutMs', 5 * 60_000);
+    await new Promise<void>((resolve, reject) => {
+      let ctl: AbortController | undefined;
+      // client-node hands out the watch's controller only once the response headers are in:
+      // an abort before then ends ferry's wait at once, and the request when the controller comes.
+      const stop = (): void => {
+        ctl?.abort();
+        resolve();
+      };
+      signal.addEventListener('abort', stop, { once: true });
+      watch
+        .watch(
+          collection,
+          { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true },
+          (type: string, object: Obj) => {
+            onEvent({ type, object });
+          },
+          (err: unknown) => {
+            signal.removeEventListener('abort', stop);
+            // The stream ended: by the server, a timeout of client-node's idle timer, or our abort.
+            // The caller resumes from the last resourceVersion; only a refused watch is an error.
+            const code = (err as { statusCode?: number } | undefined)?.statusCode;
+            if (code === 410) onEvent({ type: 'ERROR', object: { code: 410 } });
+            else if (code === 401 || code === 403) reject(kubeError(new ApiException(code, 'watch refused', '', {}), `watching ${kind} ${ns}/${name}`, where, server));
+            resolve();
+          },
+        )
+        .then(
+          (c) => {
+            ctl = c;
+            if (signal.aborted) c.abort();
+          },
+          (e: unknown) => {
+            signal.removeEventListener('abort', stop);
+            reject(kubeError(e, `watching ${kind} ${ns}/${name}`, where, server));
+          },
+        );
+    });
+  }
+
   const keysOf = (o: { data?: Record<string, unknown> | undefined; binaryData?: Record<string, unknown> | undefined }): string[] => [...Object.keys(o.data ?? {}), ...Object.keys(o.binaryData ?? {})];
 
   return {
@@ -354,50 +424,39 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
       return (await read(`Pod ${ns}/${name}`, () => core.readNamespacedPod({ name, namespace: ns }))) as Obj | undefined;
     },
     async watchJob(ns, name, resourceVersion, onEvent, signal) {
-      requests.push({ method: 'WATCH', what: `job ${ns}/${name}` });
-      where.debug?.(`kubernetes WATCH job ${ns}/${name} from resourceVersion ${resourceVersion}`);
-      const watch = new Watch(kc);
-      // client-node ends a watch after 30 s without data, while API servers send a bookmark about
-      // once a minute: a quiet Job would be re-watched every 30 s. Its timer is a private field;
-      // 5 minutes covers several bookmarks (a newer client-node without the field ignores this).
-      if (Reflect.has(watch, 'requestTimeoutMs')) Reflect.set(watch, 'requestTimeoutMs', 5 * 60_000);
-      await new Promise<void>((resolve, reject) => {
-        let ctl: AbortController | undefined;
-        // client-node hands out the watch's controller only once the response headers are in:
-        // an abort before then ends ferry's wait at once, and the request when the controller comes.
-        const stop = (): void => {
-          ctl?.abort();
-          resolve();
-        };
-        signal.addEventListener('abort', stop, { once: true });
-        watch
-          .watch(
-            `/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs`,
-            { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true },
-            (type: string, object: Obj) => {
-              onEvent({ type, object });
-            },
-            (err: unknown) => {
-              signal.removeEventListener('abort', stop);
-              // The stream ended: by the server, a timeout of client-node's idle timer, or our abort.
-              // The caller resumes from the last resourceVersion; only a refused watch is an error.
-              const code = (err as { statusCode?: number } | undefined)?.statusCode;
-              if (code === 410) onEvent({ type: 'ERROR', object: { code: 410 } });
-              else if (code === 401 || code === 403) reject(kubeError(new ApiException(code, 'watch refused', '', {}), `watching Job ${ns}/${name}`, where, server));
-              resolve();
-            },
-          )
-          .then(
-            (c) => {
-              ctl = c;
-              if (signal.aborted) c.abort();
-            },
-            (e: unknown) => {
-              signal.removeEventListener('abort', stop);
-              reject(kubeError(e, `watching Job ${ns}/${name}`, where, server));
-            },
-          );
-      });
+      await watchOne(`/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs`, 'Job', ns, name, resourceVersion, onEvent, signal);
+    },
+    async apiResources(group, version) {
+      try {
+        const list = await call('GET', `api resources ${group}/${version}`, () => custom.getAPIResources({ group, version }));
+        return list.resources.map((r) => r.name);
+      } catch (e) {
+        if (codeOf(e) === 404) return undefined;
+        throw kubeError(e, `reading the API resources of ${group}/${version}`, where, server);
+      }
+    },
+    async createCustom(kind, ns, body) {
+      try {
+        return (await call('POST', `${kind.kind.toLowerCase()} ${ns}`, () => custom.createNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace: ns, body }))) as Obj;
+      } catch (e) {
+        if (codeOf(e) === 409) return 'exists';
+        throw kubeError(e, `creating ${kind.kind} ${ns}/${String((body['metadata'] as Obj | undefined)?.['name'])}`, where, server);
+      }
+    },
+    async readCustom(kind, ns, name) {
+      return (await read(`${kind.kind} ${ns}/${name}`, () => custom.getNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace: ns, name }))) as Obj | undefined;
+    },
+    async deleteCustom(kind, ns, name) {
+      try {
+        await call('DELETE', `${kind.kind.toLowerCase()} ${ns}/${name}`, () => custom.deleteNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace: ns, name, propagationPolicy: 'Background' }));
+        return true;
+      } catch (e) {
+        if (codeOf(e) === 404) return false;
+        throw kubeError(e, `deleting ${kind.kind} ${ns}/${name}`, where, server);
+      }
+    },
+    async watchCustom(kind, ns, name, resourceVersion, onEvent, signal) {
+      await watchOne(`/apis/${kind.group}/${kind.version}/namespaces/${encodeURIComponent(ns)}/${kind.plural}`, kind.kind, ns, name, resourceVersion, onEvent, signal);
     },
     async podLog(ns, pod, container, out, opts) {
       requests.push({ method: 'GET', what: `log ${ns}/${pod}` });

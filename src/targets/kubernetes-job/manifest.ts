@@ -200,7 +200,7 @@ function envFor(input: JobManifestInput, each: EachParts | undefined): Obj[] {
 }
 
 /** The spec hash: 10 hex digits of what the Job runs, so the same deploy retried names the same Job. */
-function specHash(namespace: string, job: Obj): string {
+export function specHash(namespace: string, job: Obj): string {
   return createHash('sha256').update(namespace).update('\0').update(JSON.stringify(job)).digest('hex').slice(0, 10);
 }
 

@@ -34,7 +34,7 @@ const labelValue = z
   .string()
   .max(63, 'a label value must be at most 63 characters')
   .regex(LABEL_VALUE, 'a label value must be letters, digits, -, _ and ., starting and ending with a letter or digit');
-const labels = z.record(z.string().superRefine((k, ctx) => {
+export const labels = z.record(z.string().superRefine((k, ctx) => {
   const p = labelKeyProblem(k);
   if (p !== undefined) ctx.addIssue({ code: 'custom', message: p });
 }), labelValue);

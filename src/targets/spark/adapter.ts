@@ -12,9 +12,10 @@
  * The engine pulls the image by digest from the registry ferry pushed it to, with its own
  * credentials and registry settings (as `docker run` would), then runs it by image ID.
  */
-import type { RunContext } from '../../core/context.js';
-import { dataError, FerryError, interruptedError } from '../../core/errors.js';
+import { silentReporter, type RunContext } from '../../core/context.js';
+import { dataError, FerryError, interruptedError, usageError } from '../../core/errors.js';
 import { newRunId } from '../../core/run-id.js';
+import { waitForRun } from '../../core/wait.js';
 import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
 import type { ContainerStatus, LocalEngine } from '../local/engine.js';
@@ -57,12 +58,28 @@ interface RunPayload {
 export const sparkAdapter: RemoteAdapter = {
   type: 'spark',
 
-  check(input): void {
-    sparkSubmitFor(sparkInput(input), { runId: '00000000-000000000000', env: process.env });
+  async check(input, opts): Promise<void> {
+    const si = sparkInput(input);
+    if (si.config.submit === 'operator') {
+      (await import('./operator.js')).operatorCheck(si, opts?.render === true, { reporter: silentReporter, env: process.env, cwd: process.cwd() });
+      return;
+    }
+    if (opts?.render === true) {
+      throw usageError('USAGE_FLAG_NOT_FOR_TARGET', `--render writes a SparkApplication for the Spark operator; target ${input.target} runs spark-submit`, {
+        where: '--render',
+        suggestions: ['set submit: operator in the target to run it as a SparkApplication', 'drop --render'],
+      });
+    }
+    sparkSubmitFor(si, { runId: '00000000-000000000000', env: process.env });
+  },
+
+  async render(input, ctx): Promise<Record<string, unknown>[]> {
+    return (await import('./operator.js')).operatorRender(sparkInput(input), ctx);
   },
 
   async plan(input, ctx): Promise<Plan> {
     const si = sparkInput(input);
+    if (si.config.submit === 'operator') return (await import('./operator.js')).operatorPlan(si, ctx);
     const runId = newRunId();
     const submit = sparkSubmitFor(si, { runId, env: ctx.env });
     const engine = await engineFor(si.config.engine, ctx);
@@ -90,6 +107,7 @@ export const sparkAdapter: RemoteAdapter = {
 
   async deploy(plan, input, ctx): Promise<Handle> {
     const si = sparkInput(input);
+    if (si.config.submit === 'operator') return (await import('./operator.js')).operatorDeploy(si, ctx);
     const req = plan.requests.find((r) => r.action === RUN);
     if (req === undefined) throw new FerryError('INTERNAL', 'the spark plan has no run request');
     const p = req.payload as RunPayload;
@@ -147,17 +165,26 @@ export const sparkAdapter: RemoteAdapter = {
   },
 
   async status(h, ctx): Promise<RunStatus> {
+    if (h.ref['mode'] === 'operator') return (await import('./operator.js')).operatorStatus(h, ctx);
     if (h.ref['mode'] === 'k8s') return (await import('./kube.js')).podStatus(h);
     const s = await driverContainer(h, ctx);
     return containerRunStatus(s);
   },
 
+  async wait(h, cb, ctx): Promise<RunStatus> {
+    // A SparkApplication is watched; spark-submit's container and driver pod are read now and then.
+    if (h.ref['mode'] === 'operator') return (await import('./operator.js')).operatorWait(h, cb, ctx);
+    return waitForRun(() => sparkAdapter.status(h, ctx), { signal: cb.signal, onChange: (s) => { cb.onChange(s); } });
+  },
+
   logs(h, opts, ctx): AsyncIterable<LogLine> {
+    if (h.ref['mode'] === 'operator') return operatorLogs(h, opts, ctx);
     if (h.ref['mode'] === 'k8s') return kubeLogs(h, opts, ctx);
     return containerLogs(h, opts, ctx);
   },
 
   async cancel(h, ctx): Promise<CancelOutcome> {
+    if (h.ref['mode'] === 'operator') return (await import('./operator.js')).operatorCancel(h, ctx);
     if (h.ref['mode'] === 'k8s') return (await import('./kube.js')).deleteDriverPod(h);
     const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
     const name = h.ref['driverContainer'] ?? '';
@@ -218,6 +245,10 @@ async function* containerLogs(h: Handle, opts: LogOptions, ctx: RunContext): Asy
   yield* pump((onLine) => engine.detached.logs(name, { follow: opts.follow, signal }, (stream, text) => { onLine({ stream, text }); }), () => {
     if (timer !== undefined) clearTimeout(timer);
   });
+}
+
+async function* operatorLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {
+  yield* (await import('./operator.js')).operatorLogs(h, opts, ctx);
 }
 
 async function* kubeLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { labels as k8sLabels } from '../kubernetes-job/schema.js';
 
 /**
  * `targets.<name>` with `type: spark`: an application run by `spark-submit`, which ferry runs inside
@@ -14,10 +15,20 @@ const memory = z.union([z.string(), z.number()]);
 export const sparkTargetSchema = z
   .strictObject({
     type: z.literal('spark'),
+    submit: z
+      .enum(['spark-submit', 'operator'])
+      .default('spark-submit')
+      .describe('How the application is started: spark-submit (default; run by ferry in the image on this machine), or operator: a SparkApplication (sparkoperator.k8s.io/v1beta2) that the Kubernetes Spark operator in the cluster runs; nothing runs on this machine.'),
     master: z
       .string()
       .min(1)
-      .describe('Where the application runs: local, local[N], local[*]; spark://HOST:PORT (a standalone master, or several: spark://h1:7077,h2:7077); k8s://https://HOST:PORT (Kubernetes, cluster mode).'),
+      .optional()
+      .describe('Where the application runs: local, local[N], local[*]; spark://HOST:PORT (a standalone master, or several: spark://h1:7077,h2:7077); k8s://https://HOST:PORT (Kubernetes, cluster mode). Required with submit: spark-submit; with submit: operator the cluster is the kubeconfig\'s (a k8s:// master given must be its API server).'),
+    sparkVersion: z
+      .string()
+      .regex(/^\d+\.\d+(\.\d+)?$/, 'must be a Spark version such as 3.5.3')
+      .optional()
+      .describe("submit: operator: the image's Spark version (the SparkApplication's required spec.sparkVersion)."),
     app: z
       .string()
       .min(1)
@@ -58,15 +69,23 @@ export const sparkTargetSchema = z
       .strictObject({
         namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace name').default('default'),
         serviceAccount: z.string().min(1).optional().describe('The driver pod\'s service account (it creates the executor pods).'),
-        kubeconfig: z.string().min(1).optional().describe('The kubeconfig spark-submit uses, relative to ferry.yaml (default $KUBECONFIG, else ~/.kube/config). It is mounted read-only into the spark-submit container, so it must be self-contained (embedded certificates and tokens).'),
+        kubeconfig: z.string().min(1).optional().describe('The kubeconfig spark-submit uses, relative to ferry.yaml (default $KUBECONFIG, else ~/.kube/config). It is mounted read-only into the spark-submit container, so it must be self-contained (embedded certificates and tokens). With submit: operator, ferry itself uses it, found as kubectl does (also in-cluster).'),
         context: z.string().min(1).optional().describe('The kubeconfig context (default its current-context).'),
         driverPodTemplate: z.string().min(1).optional().describe('A pod template file for the driver, relative to ferry.yaml.'),
         executorPodTemplate: z.string().min(1).optional().describe('A pod template file for the executors, relative to ferry.yaml.'),
         imagePullSecrets: z.array(z.string().min(1)).default([]).describe('Secrets the pods pull the image with.'),
-        labels: z.record(z.string().min(1), z.string()).default({}).describe('Labels on the driver and executor pods.'),
+        labels: k8sLabels.default({}).describe('Labels on the driver and executor pods (and, with submit: operator, the SparkApplication).'),
       })
       .optional()
-      .describe('k8s:// masters only: where and how the driver pod runs.'),
+      .describe('k8s:// masters and submit: operator only: where and how the driver pod runs.'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.submit === 'spark-submit' && c.master === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['master'], message: 'master is required (local[*], spark://HOST:PORT or k8s://https://HOST:PORT), unless submit: operator' });
+    }
+    if (c.submit === 'operator' && c.sparkVersion === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['sparkVersion'], message: "sparkVersion is required with submit: operator (the image's Spark version, e.g. 3.5.3: the SparkApplication needs it)" });
+    }
   })
   .describe('Run a Spark application with spark-submit, inside the image pinned by digest: on a local master, a standalone master (client mode: the driver is that container), or Kubernetes (cluster mode: the driver is a pod of the image).');
 

@@ -78,11 +78,11 @@ export function masterKind(master: string): SparkMode {
 }
 
 /** A file ferry.yaml names for spark-submit: in the image, a URL, or a file of this machine. */
-type FileRef = { kind: 'image'; uri: string } | { kind: 'remote'; uri: string } | { kind: 'host'; path: string };
+export type FileRef = { kind: 'image'; uri: string } | { kind: 'remote'; uri: string } | { kind: 'host'; path: string };
 
 const REMOTE = /^(https?|s3a?|s3n|hdfs|gs|abfss?|wasbs?|oss|cos|viewfs):\/\//;
 
-function classify(value: string, baseDir: string): FileRef {
+export function classify(value: string, baseDir: string): FileRef {
   if (value.startsWith('local://')) return { kind: 'image', uri: value };
   if (value.startsWith('file://')) return { kind: 'image', uri: value };
   if (REMOTE.test(value)) return { kind: 'remote', uri: value };
@@ -201,7 +201,7 @@ export function sparkSize(bytes: number): string {
   return bytes % 1024 ** 2 === 0 ? `${bytes / 1024 ** 2}m` : `${Math.ceil(bytes / 1024)}k`;
 }
 
-function memoryValue(v: string | number, key: string): string {
+export function memoryValue(v: string | number, key: string): string {
   // Spark's own spelling (2g, 512m) is also docker's, which parseMemory takes, as is Kubernetes' (2Gi).
   const bytes = parseMemory(typeof v === 'string' ? v.replace(/^(\d+)([kmgt])$/i, (_m, n: string, u: string) => `${n}${u.toLowerCase()}`) : v);
   if (bytes === undefined || bytes < 1024 ** 2) {
@@ -213,7 +213,7 @@ function memoryValue(v: string | number, key: string): string {
 const MAVEN = /^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+:[A-Za-z0-9_.+-]+$/;
 
 /** DNS-1123 label pieces for pod names: lowercase letters, digits and -. */
-function dnsPart(s: string, max: number): string {
+export function dnsPart(s: string, max: number): string {
   return s.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, max).replace(/-+$/, '');
 }
 
@@ -231,6 +231,11 @@ export interface SubmitContext {
   runId: string;
   /** ferry's environment: KUBECONFIG and HOME for the default kubeconfig. */
   env: NodeJS.ProcessEnv;
+  /**
+   * submit: operator: only the checks (files, conf, sizes) run here; ferry finds the kubeconfig
+   * itself (as kubectl does, in-cluster too), so a missing file is not an error of this path.
+   */
+  operator?: boolean;
 }
 
 /**
@@ -240,7 +245,9 @@ export interface SubmitContext {
 export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
   const c = input.config;
   const baseDir = path.dirname(input.file);
-  const mode = masterKind(c.master);
+  // The schema requires master with spark-submit; the operator path checks with a k8s:// one.
+  const master = c.master ?? 'k8s://https://kubernetes.default.svc';
+  const mode = masterKind(master);
   const k8s = mode === 'k8s';
   const notes: string[] = [];
   const volumes: VolumeSpec[] = [];
@@ -248,7 +255,7 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
   const imageFiles: SparkSubmit['imageFiles'] = [];
 
   if (!k8s && c.kubernetes !== undefined) {
-    throw problem('SPARK_CONFIG_INVALID', 'kubernetes', `kubernetes settings apply only to a k8s:// master, not ${c.master}`, 'remove the kubernetes section, or set master to k8s://https://HOST:PORT');
+    throw problem('SPARK_CONFIG_INVALID', 'kubernetes', `kubernetes settings apply only to a k8s:// master, not ${master}`, 'remove the kubernetes section, or set master to k8s://https://HOST:PORT');
   }
   if (k8s && c.volumes.length > 0) {
     throw problem('SPARK_CONFIG_INVALID', 'volumes', 'volumes mount into the spark-submit container, but with a k8s:// master the driver runs in a pod', 'give the driver and executors volumes in kubernetes.driverPodTemplate / executorPodTemplate');
@@ -332,7 +339,7 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
     if (!MAVEN.test(p)) throw problem('SPARK_CONFIG_INVALID', `packages.${String(i)}`, `package "${p}" is not Maven coordinates group:artifact:version`, 'write e.g. org.apache.spark:spark-avro_2.13:4.0.0');
   }
 
-  const argv: string[] = ['--master', c.master, '--deploy-mode', k8s ? 'cluster' : 'client', '--name', c.name ?? `ferry-${input.target}`];
+  const argv: string[] = ['--master', master, '--deploy-mode', k8s ? 'cluster' : 'client', '--name', c.name ?? `ferry-${input.target}`];
   if (c.mainClass !== undefined) argv.push('--class', c.mainClass);
   const list = (flag: string, values: string[], key: string): void => {
     if (values.length > 0) argv.push(flag, values.map((v, i) => fileArg(v, `${key}.${String(i)}`)).join(','));
@@ -401,7 +408,7 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
       argv.push('--conf', `spark.kubernetes.${which}.podTemplateFile=${inContainer}`);
     }
     const kubeconfig = kubeconfigPath(kc.kubeconfig, baseDir, sc.env);
-    if (!existsSync(kubeconfig)) {
+    if (sc.operator !== true && !existsSync(kubeconfig)) {
       throw problem('SPARK_KUBECONFIG_NOT_FOUND', kc.kubeconfig === undefined ? 'kubernetes' : 'kubernetes.kubeconfig', `the kubeconfig ${kubeconfig} does not exist`, 'set kubernetes.kubeconfig (relative to ferry.yaml), or KUBECONFIG, to a kubeconfig with embedded credentials');
     }
     volumes.push({ source: kubeconfig, named: false, target: KUBECONFIG_IN_CONTAINER, readOnly: true, options: [] });
@@ -431,7 +438,7 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
 
   return {
     mode,
-    master: c.master,
+    master,
     deployMode: k8s ? 'cluster' : 'client',
     argv,
     container: {

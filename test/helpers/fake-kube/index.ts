@@ -1,5 +1,5 @@
 // A fake Kubernetes API server for tests, on loopback: the real REST paths for namespaces, Jobs,
-// Pods (with logs), Secrets, ConfigMaps, Services and NetworkPolicies; list/watch with resourceVersions and 410 Expired; a simple
+// Pods (with logs), Secrets, ConfigMaps, Services, NetworkPolicies and (with the Spark operator) SparkApplications; list/watch with resourceVersions and 410 Expired; a simple
 // Job controller and kubelet driven by per-pod scripts; schema validation of every manifest received;
 // and fault injection. It exists because no real API server runs on this machine; the real
 // @kubernetes/client-node drives it through the kubeconfig it writes, as it would a cluster.
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { JobController } from './job-controller.js';
+import { FakeSparkOperator } from './spark-operator.js';
 import type { PodMatcher, PodScript, ScriptSource, Timing } from './kubelet.js';
 import { Kubelet } from './kubelet.js';
 import type { Fault, RecordedRequest, ServerState } from './server.js';
@@ -49,6 +50,8 @@ export interface FakeKubeOptions {
   token?: string;
   /** What /version reports; default 1.31. */
   version?: { major: string; minor: string };
+  /** Install the Kubernetes Spark operator: its SparkApplication resource is served and run. */
+  sparkOperator?: boolean;
 }
 
 export interface FakeKubeControls {
@@ -71,6 +74,8 @@ export interface FakeKubeControls {
   /** Read the server's state directly (copies). */
   get(resource: Resource, namespace: string | undefined, name: string): KubeObject | undefined;
   list(resource: Resource, namespace?: string): KubeObject[];
+  /** The Spark operator answers SUBMISSION_FAILED with this message for matching applications. */
+  failSparkSubmission(matcher: string | RegExp, message: string): void;
 }
 
 export interface FakeKube {
@@ -93,8 +98,9 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const store = new Store(opts.watchWindow ?? 1000);
   const secondMs = opts.secondMs ?? 1000;
   const timing: Timing = { pendingMs: 10, lineDelayMs: 5, delayMs: 10, ...opts.timing };
-  const kubelet = new Kubelet(store, timing);
+  const kubelet = new Kubelet(store, timing, secondMs);
   const controller = new JobController(store, secondMs);
+  const sparkOperator = opts.sparkOperator === true ? new FakeSparkOperator(store) : undefined;
   const namespace = opts.namespace ?? 'default';
   for (const ns of new Set([...(opts.namespaces ?? ['default', 'kube-system']), namespace])) {
     store.create('namespaces', { metadata: { name: ns }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
@@ -113,6 +119,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     openWatches,
     secondMs,
     version: opts.version ?? { major: '1', minor: '31' },
+    sparkOperator: sparkOperator !== undefined,
     serverAddress: () => address,
   };
   const handler = createHandler(state);
@@ -177,6 +184,10 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     resourceVersion: () => store.resourceVersion,
     get: (resource, ns, name) => store.get(resource, ns, name),
     list: (resource, ns) => store.list(resource, ns),
+    failSparkSubmission: (matcher, message) => {
+      if (sparkOperator === undefined) throw new Error('fake-kube: started without sparkOperator: true');
+      sparkOperator.failSubmission(matcher, message);
+    },
   };
 
   return {
@@ -190,6 +201,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     controls,
     stop: async () => {
       controller.stop();
+      sparkOperator?.stop();
       kubelet.stop();
       closeStreams();
       server.closeAllConnections();

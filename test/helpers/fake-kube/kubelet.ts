@@ -66,6 +66,8 @@ export class Kubelet {
   constructor(
     private readonly store: Store,
     private readonly timing: Timing,
+    /** Real milliseconds per Kubernetes second (a pod's activeDeadlineSeconds). */
+    private readonly secondMs = 1000,
   ) {
     this.logEvents.setMaxListeners(0);
     store.events.on('event', this.listener);
@@ -233,57 +235,72 @@ export class Kubelet {
       if (!l) return [];
       return Array.isArray(l) ? l : (l[name] ?? []);
     };
-    const longest = Math.max(0, ...containers.map((n) => linesFor(n).length));
-    for (let i = 0; i < longest; i++) {
-      await sleep(script.lineDelayMs ?? this.timing.lineDelayMs, undefined, { signal });
+    const finish = (exitCode: number, reason: string, podEnd?: { reason: string; message: string }): void => {
+      const finishedAt = stamp();
+      if (exitCode !== 0 && ctx.jobName !== undefined) {
+        const fk = `${pod.metadata.namespace ?? ''}/${ctx.jobName}/${ctx.index ?? ''}`;
+        this.failures.set(fk, (this.failures.get(fk) ?? 0) + 1);
+      }
       for (const name of containers) {
-        const text = linesFor(name)[i];
-        if (text === undefined) continue;
         const lk = `${pod.metadata.namespace ?? ''}/${pod.metadata.name}/${name}`;
-        this.logs.get(lk)?.lines.push({ time: new Date().toISOString(), text });
+        const buf = this.logs.get(lk);
+        if (buf) buf.done = true;
         this.logEvents.emit(`log:${lk}`);
       }
-    }
-    if (script.hang) {
-      await new Promise((_, reject) => {
-        signal.addEventListener('abort', () => {
-          reject(new Error('aborted'));
-        });
+      this.running.delete(`${pod.metadata.namespace ?? ''}/${pod.metadata.name}`);
+      this.patch(pod, (p) => {
+        p.status = {
+          ...p.status,
+          phase: exitCode === 0 ? 'Succeeded' : 'Failed',
+          ...(podEnd ?? {}),
+          conditions: [
+            { type: 'PodScheduled', status: 'True', lastTransitionTime: startedAt },
+            { type: 'Initialized', status: 'True', lastTransitionTime: startedAt },
+            { type: 'ContainersReady', status: 'False', reason: 'PodCompleted', lastTransitionTime: finishedAt },
+            { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: finishedAt },
+          ],
+          containerStatuses: (p.status?.containerStatuses ?? []).map((cs) => ({
+            ...cs,
+            ready: false,
+            started: false,
+            state: { terminated: { exitCode, reason, startedAt, finishedAt, ...(cs.containerID ? { containerID: cs.containerID } : {}) } },
+          })),
+        };
       });
+    };
+    // A pod's activeDeadlineSeconds: the kubelet kills it when it has been active that long.
+    const deadline = (pod.spec as { activeDeadlineSeconds?: number } | undefined)?.activeDeadlineSeconds;
+    const overdue = new AbortController();
+    const runSignal = AbortSignal.any([signal, overdue.signal]);
+    const timer = deadline === undefined ? undefined : setTimeout(() => { overdue.abort(); }, deadline * this.secondMs);
+    try {
+      const longest = Math.max(0, ...containers.map((n) => linesFor(n).length));
+      for (let i = 0; i < longest; i++) {
+        await sleep(script.lineDelayMs ?? this.timing.lineDelayMs, undefined, { signal: runSignal });
+        for (const name of containers) {
+          const text = linesFor(name)[i];
+          if (text === undefined) continue;
+          const lk = `${pod.metadata.namespace ?? ''}/${pod.metadata.name}/${name}`;
+          this.logs.get(lk)?.lines.push({ time: new Date().toISOString(), text });
+          this.logEvents.emit(`log:${lk}`);
+        }
+      }
+      if (script.hang) {
+        await new Promise((_, reject) => {
+          runSignal.addEventListener('abort', () => {
+            reject(new Error('aborted'));
+          });
+        });
+      }
+      await sleep(script.delayMs ?? this.timing.delayMs, undefined, { signal: runSignal });
+    } catch (e) {
+      if (signal.aborted || !overdue.signal.aborted) throw e;
+      finish(137, 'Error', { reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' });
+      return;
+    } finally {
+      clearTimeout(timer);
     }
-    await sleep(script.delayMs ?? this.timing.delayMs, undefined, { signal });
-
     const exitCode = script.exitCode ?? 0;
-    const reason = script.reason ?? (exitCode === 0 ? 'Completed' : 'Error');
-    const finishedAt = stamp();
-    if (exitCode !== 0 && ctx.jobName !== undefined) {
-      const fk = `${pod.metadata.namespace ?? ''}/${ctx.jobName}/${ctx.index ?? ''}`;
-      this.failures.set(fk, (this.failures.get(fk) ?? 0) + 1);
-    }
-    for (const name of containers) {
-      const lk = `${pod.metadata.namespace ?? ''}/${pod.metadata.name}/${name}`;
-      const buf = this.logs.get(lk);
-      if (buf) buf.done = true;
-      this.logEvents.emit(`log:${lk}`);
-    }
-    this.running.delete(`${pod.metadata.namespace ?? ''}/${pod.metadata.name}`);
-    this.patch(pod, (p) => {
-      p.status = {
-        ...p.status,
-        phase: exitCode === 0 ? 'Succeeded' : 'Failed',
-        conditions: [
-          { type: 'PodScheduled', status: 'True', lastTransitionTime: startedAt },
-          { type: 'Initialized', status: 'True', lastTransitionTime: startedAt },
-          { type: 'ContainersReady', status: 'False', reason: 'PodCompleted', lastTransitionTime: finishedAt },
-          { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: finishedAt },
-        ],
-        containerStatuses: (p.status?.containerStatuses ?? []).map((cs) => ({
-          ...cs,
-          ready: false,
-          started: false,
-          state: { terminated: { exitCode, reason, startedAt, finishedAt, ...(cs.containerID ? { containerID: cs.containerID } : {}) } },
-        })),
-      };
-    });
+    finish(exitCode, script.reason ?? (exitCode === 0 ? 'Completed' : 'Error'));
   }
 }

@@ -42,6 +42,8 @@ export interface Fault {
 const CORE: Resource[] = ['namespaces', 'pods', 'secrets', 'configmaps', 'services'];
 const BATCH: Resource[] = ['jobs'];
 const NETWORKING: Resource[] = ['networkpolicies'];
+const SPARK_OPERATOR: Resource[] = ['sparkapplications'];
+const SPARK_GV = 'sparkoperator.k8s.io/v1beta2';
 
 const REASONS: Record<number, string> = {
   400: 'BadRequest',
@@ -63,7 +65,7 @@ interface Route {
   sub: string | undefined;
 }
 
-function parseRoute(path: string): Route | undefined {
+function parseRoute(path: string, sparkOperator: boolean): Route | undefined {
   let rest: string[];
   let allowed: Resource[];
   if (path.startsWith('/api/v1/')) {
@@ -75,6 +77,10 @@ function parseRoute(path: string): Route | undefined {
   } else if (path.startsWith('/apis/networking.k8s.io/v1/')) {
     rest = path.slice('/apis/networking.k8s.io/v1/'.length).split('/');
     allowed = NETWORKING;
+  } else if (sparkOperator && path.startsWith(`/apis/${SPARK_GV}/`)) {
+    // A custom resource is served only while its CRD is installed: without, the path is unknown (404).
+    rest = path.slice(`/apis/${SPARK_GV}/`.length).split('/');
+    allowed = SPARK_OPERATOR;
   } else return undefined;
   rest = rest.map(decodeURIComponent);
   let namespace: string | undefined;
@@ -100,6 +106,8 @@ export interface ServerState {
   openWatches: Set<ServerResponse>;
   secondMs: number;
   version: { major: string; minor: string };
+  /** The Spark operator's CRD is installed: sparkapplications are served. */
+  sparkOperator: boolean;
   serverAddress: () => string;
 }
 
@@ -160,6 +168,7 @@ function discovery(state: ServerState, path: string): unknown {
         groups: [
           { name: 'batch', versions: [{ groupVersion: 'batch/v1', version: 'v1' }], preferredVersion: { groupVersion: 'batch/v1', version: 'v1' } },
           { name: 'networking.k8s.io', versions: [{ groupVersion: 'networking.k8s.io/v1', version: 'v1' }], preferredVersion: { groupVersion: 'networking.k8s.io/v1', version: 'v1' } },
+          ...(state.sparkOperator ? [{ name: 'sparkoperator.k8s.io', versions: [{ groupVersion: SPARK_GV, version: 'v1beta2' }], preferredVersion: { groupVersion: SPARK_GV, version: 'v1beta2' } }] : []),
         ],
       };
     case '/apis/networking.k8s.io':
@@ -181,6 +190,10 @@ function discovery(state: ServerState, path: string): unknown {
           res('services', 'Service', true, crud),
         ],
       };
+    case `/apis/${SPARK_GV}`:
+      return state.sparkOperator
+        ? { kind: 'APIResourceList', groupVersion: SPARK_GV, resources: [res('sparkapplications', 'SparkApplication', true, crud), res('sparkapplications/status', 'SparkApplication', true, ['get', 'patch', 'update'])] }
+        : undefined;
     case '/apis/batch/v1':
       return { kind: 'APIResourceList', groupVersion: 'batch/v1', resources: [res('jobs', 'Job', true, crud), res('jobs/status', 'Job', true, ['get'])] };
     default:
@@ -241,7 +254,7 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
     return;
   }
 
-  const route = parseRoute(path);
+  const route = parseRoute(path, state.sparkOperator);
   if (!route) {
     sendStatus(res, status(404, 'NotFound', 'the server could not find the requested resource', {}));
     return;
@@ -360,8 +373,9 @@ async function dispatch(
     }
     const updated = store.mutate(resource, namespace, name, (o) => {
       const keep: ObjectMeta = o.metadata;
-      // A Job's status is written only by its controller (the status subresource), never by PUT or PATCH.
-      const keepStatus = resource === 'jobs' ? o.status : undefined;
+      // A Job's status (and a SparkApplication's: its CRD has the status subresource) is written only
+      // by its controller, never by PUT or PATCH of the object.
+      const keepStatus = resource === 'jobs' || resource === 'sparkapplications' ? o.status : undefined;
       for (const k of Object.keys(o)) if (k !== 'metadata') Reflect.deleteProperty(o, k);
       if (keepStatus !== undefined) o.status = keepStatus;
       Object.assign(o, normalized, { apiVersion: info.apiVersion, kind: info.kind }, keepStatus !== undefined ? { status: keepStatus } : {});
@@ -451,7 +465,7 @@ function normalizeWrite(resource: Resource, body: Incoming): Incoming & { metada
     }
     s.type ??= 'Opaque';
   }
-  if (resource === 'jobs') delete out.status;
+  if (resource === 'jobs' || resource === 'sparkapplications') delete out.status;
   return out;
 }
 

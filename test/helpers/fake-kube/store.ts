@@ -41,7 +41,7 @@ export interface KubeObject {
 export type StoredJob = Omit<IJob, 'metadata'> & { metadata: ObjectMeta };
 export type StoredPod = Omit<IPod, 'metadata'> & { metadata: ObjectMeta };
 
-export type Resource = 'namespaces' | 'jobs' | 'pods' | 'secrets' | 'configmaps' | 'services' | 'networkpolicies';
+export type Resource = 'namespaces' | 'jobs' | 'pods' | 'secrets' | 'configmaps' | 'services' | 'networkpolicies' | 'sparkapplications';
 
 export interface ResourceInfo {
   kind: string;
@@ -60,6 +60,8 @@ export const RESOURCES: Record<Resource, ResourceInfo> = {
   jobs: { kind: 'Job', apiVersion: 'batch/v1', group: 'batch', namespaced: true },
   // Spark 4's spark-submit applies a NetworkPolicy that lets only its own pods reach the driver.
   networkpolicies: { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', group: 'networking.k8s.io', namespaced: true },
+  // The Kubernetes Spark operator's custom resource (served only when the fake has the operator).
+  sparkapplications: { kind: 'SparkApplication', apiVersion: 'sparkoperator.k8s.io/v1beta2', group: 'sparkoperator.k8s.io', namespaced: true },
 };
 
 /** `jobs.batch` / `pods`, as the API server names a resource in its messages. */

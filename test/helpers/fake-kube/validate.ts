@@ -10,6 +10,7 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 // The same JSON-pointer → field-path rendering as ferry's own validation errors.
 import { fieldPath } from '../../../src/targets/kubernetes-job/validate.js';
+import { sparkApplicationProblems } from '../../../src/targets/spark/operator-validate.js';
 import type { StatusCause } from './protocol.js';
 import type { Resource } from './store.js';
 
@@ -20,7 +21,7 @@ interface AjvError {
   params: Record<string, unknown>;
 }
 
-const models: Record<Resource, new (data: never) => { validate(): void }> = {
+const models: Record<Exclude<Resource, 'sparkapplications'>, new (data: never) => { validate(): void }> = {
   jobs: Job,
   pods: Pod,
   secrets: Secret,
@@ -32,6 +33,13 @@ const models: Record<Resource, new (data: never) => { validate(): void }> = {
 
 
 function schemaCauses(resource: Resource, body: unknown): StatusCause[] {
+  if (resource === 'sparkapplications') {
+    // No package ships the operator's CRD schema: ferry's own rendition of its v1beta2 fields.
+    return sparkApplicationProblems(body).map((p) => {
+      const at = p.indexOf(': ');
+      return { reason: 'FieldValueInvalid', field: p.slice(0, at), message: `Invalid value: ${p.slice(at + 2)}` };
+    });
+  }
   const Model = models[resource];
   try {
     new Model(body as never).validate();

@@ -1,0 +1,412 @@
+/**
+ * submit: operator — the Spark application as a SparkApplication resource, run by the Kubernetes
+ * Spark operator in the cluster. Nothing runs on this machine: ferry creates the resource through
+ * the API server of the kubeconfig (found as kubectl finds it, in-cluster too), watches it (one
+ * watch, resumed and re-read on 410 Gone like the Job's), reads the driver pod the operator
+ * creates for its exit code and log, and cancels by deleting the SparkApplication (the operator's
+ * driver pod is owned by it, and the executors by the driver pod, so all of them go).
+ */
+import path from 'node:path';
+import type { RunContext } from '../../core/context.js';
+import { configError, dataError, interruptedError, unavailableError } from '../../core/errors.js';
+import { newRunId } from '../../core/run-id.js';
+import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, RunStatus, WaitCallbacks } from '../../core/target.js';
+import { abortableSleep } from '../../infra/sleep.js';
+import { clusterOfHandle, LOG_RESUMES, readLog, withoutPunycodeWarning, type LogMark } from '../kubernetes-job/adapter.js';
+import { createOrFollow } from '../kubernetes-job/apply.js';
+import { loadCluster, type KubeApi, type KubeCluster, type Obj, type WatchEvent } from '../kubernetes-job/client.js';
+import { podRunStatus, type PodView } from './kube.js';
+import { SPARK_APPLICATION, sparkApplicationManifest, type SparkAppManifest } from './operator-manifest.js';
+import type { SparkTargetConfig } from './schema.js';
+import { problemAt } from './submit.js';
+
+type Input = DeployInput<SparkTargetConfig>;
+
+const KIND = SPARK_APPLICATION;
+/** The container Spark gives the driver in its pod (a pod template may name another). */
+const DRIVER_CONTAINER = 'spark-kubernetes-driver';
+
+function clusterFor(input: Input, ctx: RunContext): KubeCluster {
+  const kc = input.config.kubernetes;
+  return loadCluster(
+    { kubeconfig: kc?.kubeconfig, context: kc?.context, namespace: kc?.namespace ?? 'default' },
+    { file: input.file, target: input.target, locate: input.locate, keyPrefix: ['kubernetes'], debug: (l) => { ctx.reporter.debug(l); } },
+    ctx.env,
+    path.dirname(path.resolve(ctx.cwd, input.file)),
+  );
+}
+
+/** `k8s://HOST:PORT` and `k8s://https://HOST:PORT/` as one URL, for comparing with the kubeconfig's server. */
+function serverOf(master: string): string {
+  const rest = master.replace(/^k8s:\/\//, '');
+  return (/^https?:\/\//.test(rest) ? rest : `https://${rest}`).replace(/\/+$/, '').toLowerCase();
+}
+
+/** A k8s:// master given with submit: operator must name the cluster ferry talks to. */
+function checkMaster(input: Input, cluster: KubeCluster): void {
+  const m = input.config.master;
+  if (m === undefined || serverOf(m) === cluster.server.replace(/\/+$/, '').toLowerCase()) return;
+  throw problemAt(input, 'SPARK_MASTER_INVALID', 'master', `master ${m} is not the API server of the kubeconfig's context ${cluster.context} (${cluster.server}), where submit: operator creates the SparkApplication`, [
+    'leave master out (the kubeconfig decides), or set kubernetes.context to the context of that cluster',
+  ]);
+}
+
+async function validate(m: SparkAppManifest, input: Input): Promise<void> {
+  const { sparkApplicationProblems } = await withoutPunycodeWarning(() => import('./operator-validate.js'));
+  const problems = sparkApplicationProblems(m.app);
+  if (problems.length === 0) return;
+  throw configError('K8S_MANIFEST_INVALID', `the SparkApplication ${m.name} ferry made for target ${input.target} does not pass the schema: ${problems.slice(0, 5).join('; ')}`, {
+    where: `${input.file} (targets.${input.target})`,
+    details: { problems },
+    suggestions: ['fix the value named in ferry.yaml; `ferry plan` prints the manifest'],
+  });
+}
+
+/** The checks a plan can make by reading: the operator's resource is served, the namespace exists. */
+async function checkCluster(api: KubeApi, input: Input, cluster: KubeCluster): Promise<void> {
+  const served = await api.apiResources(KIND.group, KIND.version);
+  if (served === undefined || !served.includes(KIND.plural)) {
+    throw unavailableError('SPARK_OPERATOR_NOT_INSTALLED', `the cluster at ${cluster.server} (context ${cluster.context}) does not serve ${KIND.plural}.${KIND.group}/${KIND.version}: the Kubernetes Spark operator is not installed`, {
+      where: `${input.file} (targets.${input.target}.submit)`,
+      suggestions: ['install the Spark operator (kubeflow/spark-operator) in the cluster, or use submit: spark-submit with master: k8s://…'],
+    });
+  }
+  if ((await api.namespaceExists(cluster.namespace)) === false) {
+    throw configError('K8S_NAMESPACE_NOT_FOUND', `namespace ${cluster.namespace} does not exist in the cluster at ${cluster.server}`, {
+      where: `${input.locate?.(['targets', input.target, 'kubernetes', 'namespace']) ?? input.file} (targets.${input.target}.kubernetes.namespace)`,
+      suggestions: ['create it (`kubectl create namespace ' + cluster.namespace + '`), or name an existing one'],
+    });
+  }
+}
+
+export function operatorCheck(input: Input, render: boolean, ctx: RunContext): void {
+  const ns = input.config.kubernetes?.namespace ?? 'default';
+  sparkApplicationManifest(input, ns, ctx.env);
+  if (render) return;
+  // The kubeconfig and context are read from disk now, so a wrong one fails before the build.
+  checkMaster(input, clusterFor(input, ctx));
+}
+
+export async function operatorRender(input: Input, ctx: RunContext): Promise<Obj[]> {
+  const m = sparkApplicationManifest(input, input.config.kubernetes?.namespace ?? 'default', ctx.env);
+  await validate(m, input);
+  return [m.app];
+}
+
+export async function operatorPlan(input: Input, ctx: RunContext): Promise<Plan> {
+  const cluster = clusterFor(input, ctx);
+  checkMaster(input, cluster);
+  const ns = cluster.namespace;
+  const m = sparkApplicationManifest(input, ns, ctx.env);
+  await validate(m, input);
+  await checkCluster(cluster.api, input, cluster);
+  const kc = input.config.kubernetes;
+  return {
+    target: input.target,
+    type: 'spark',
+    image: input.image,
+    requests: [{ service: 'kubernetes', action: `create SparkApplication ${ns}/${m.name}`, payload: m.app }],
+    notes: [
+      `cluster ${cluster.server} (context ${cluster.context}, from ${cluster.source}), namespace ${ns}`,
+      `the Spark operator runs the application: its driver pod (${m.name}-driver) and executors use the image pinned by digest; nothing runs on this machine`,
+      `the SparkApplication is named ${m.name}: the same inputs give the same name, so a retried deploy follows the one it made`,
+      ...(kc?.imagePullSecrets.length ? [] : ['no kubernetes.imagePullSecrets: the nodes must be able to pull the image as they are']),
+      ...m.notes,
+      'deploy watches the SparkApplication until it is COMPLETED or FAILED, follows the driver pod\'s log, and exits with the driver\'s exit code',
+    ],
+    manifests: [m.app],
+  };
+}
+
+export async function operatorDeploy(input: Input, ctx: RunContext): Promise<Handle> {
+  const cluster = clusterFor(input, ctx);
+  checkMaster(input, cluster);
+  const ns = cluster.namespace;
+  const deployId = newRunId();
+  const m = sparkApplicationManifest(input, ns, ctx.env, deployId);
+  await validate(m, input);
+  if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `creating SparkApplication ${m.name}`);
+  const api = cluster.api;
+  const { obj, adopted } = await createOrFollow(
+    {
+      kind: KIND.kind,
+      kubectlKind: 'sparkapplication',
+      namespace: ns,
+      name: m.name,
+      hash: m.hash,
+      create: () => api.createCustom(KIND, ns, m.app),
+      read: () => api.readCustom(KIND, ns, m.name),
+      remove: () => api.deleteCustom(KIND, ns, m.name),
+      ended: (o) => appEnded(o),
+      code: 'SPARK_APP_CONFLICT',
+    },
+    ctx,
+  );
+  const labels = ((obj['metadata'] ?? {}) as { labels?: Record<string, string> }).labels ?? {};
+  const id = adopted ? (labels['ferry/deploy-id'] ?? deployId) : deployId;
+  if (!adopted) ctx.reporter.info(`created SparkApplication ${ns}/${m.name} (context ${cluster.context})`);
+  const kubeconfig = input.config.kubernetes?.kubeconfig;
+  return {
+    id,
+    target: input.target,
+    type: 'spark',
+    image: input.image.ref,
+    createdAt: new Date().toISOString(),
+    ref: {
+      mode: 'operator',
+      appName: m.name,
+      namespace: ns,
+      context: cluster.context,
+      kubeconfig: kubeconfig === undefined ? '' : path.resolve(path.dirname(path.resolve(ctx.cwd, input.file)), kubeconfig),
+      server: cluster.server,
+      config: input.file,
+    },
+  };
+}
+
+interface AppStatus {
+  applicationState?: { state?: string; errorMessage?: string };
+  driverInfo?: { podName?: string };
+}
+
+const appStatusOf = (app: Obj): AppStatus => (app['status'] ?? {});
+const stateOf = (app: Obj): string => appStatusOf(app).applicationState?.state ?? '';
+
+/** COMPLETED, FAILED and SUBMISSION_FAILED are final with restartPolicy Never (ferry's). */
+export function appEnded(app: Obj): boolean {
+  return ['COMPLETED', 'FAILED', 'SUBMISSION_FAILED'].includes(stateOf(app));
+}
+
+/** The operator's name for the driver pod, before its status says it. */
+const driverPodOf = (app: Obj, name: string): string => appStatusOf(app).driverInfo?.podName ?? `${name}-driver`;
+
+/**
+ * The run's status from the SparkApplication's applicationState, with the driver pod's exit code
+ * and, while the application waits, the pod's stuck reason (ImagePullBackOff, Unschedulable).
+ */
+export function appRunStatus(app: Obj, pod: PodView | undefined): RunStatus {
+  const state = stateOf(app);
+  const message = appStatusOf(app).applicationState?.errorMessage;
+  const driver = pod === undefined ? undefined : podRunStatus(pod);
+  switch (state) {
+    case 'COMPLETED':
+      return { state: 'succeeded', phase: state, exitCode: driver?.exitCode ?? 0 };
+    case 'FAILED':
+    case 'SUBMISSION_FAILED': {
+      const reason = message !== undefined && message !== '' ? message : (driver?.reason ?? state);
+      return { state: 'failed', phase: state, ...(driver?.exitCode !== undefined && driver.exitCode !== 0 ? { exitCode: driver.exitCode } : {}), reason };
+    }
+    case 'RUNNING':
+    case 'SUCCEEDING':
+    case 'FAILING':
+    case 'UNKNOWN':
+      return { state: 'running', phase: state };
+    default: {
+      // '' (new), SUBMITTED, PENDING_RERUN, INVALIDATING: the driver has not started.
+      const phase = state === '' ? 'NEW' : state;
+      if (driver?.state === 'pending' && driver.reason !== undefined) return { state: 'pending', phase: `${phase}: driver pod ${driver.phase ?? 'Pending'}`, reason: driver.reason };
+      return { state: 'pending', phase };
+    }
+  }
+}
+
+function refOf(h: Handle): { ns: string; name: string } {
+  return { ns: h.ref['namespace'] ?? 'default', name: h.ref['appName'] ?? '' };
+}
+
+const gone = (ns: string, name: string): RunStatus => ({ state: 'cancelled', phase: 'Deleted', reason: `SparkApplication ${ns}/${name} was deleted` });
+
+async function driverPod(api: KubeApi, ns: string, app: Obj, name: string): Promise<PodView | undefined> {
+  return (await api.readPod(ns, driverPodOf(app, name)));
+}
+
+export async function operatorStatus(h: Handle, ctx: RunContext): Promise<RunStatus> {
+  const { api } = clusterOfHandle(h, ctx);
+  const { ns, name } = refOf(h);
+  const app = await api.readCustom(KIND, ns, name);
+  // `ferry cancel` deletes the SparkApplication: one that is gone was cancelled (by ferry or kubectl).
+  if (app === undefined) return gone(ns, name);
+  const state = stateOf(app);
+  const pod = state === '' ? undefined : await driverPod(api, ns, app, name);
+  return appRunStatus(app, pod);
+}
+
+/** Waits between watches that fail at once: 1 s, doubling to 30 s; driver pod checks: 2 s to 30 s. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+/** Not narrowed by TypeScript: the signal changes between awaits. */
+const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+
+/**
+ * One watch of the SparkApplication until it ends: resumed from the last resourceVersion when the
+ * stream ends, re-read after 410 Gone, paced when watches fail at once. While the driver has not
+ * started, its pod is looked at now and then (the application's state does not change when the
+ * pod is stuck pulling its image or unschedulable).
+ */
+export async function operatorWait(h: Handle, cb: WaitCallbacks, ctx: RunContext): Promise<RunStatus> {
+  const { api } = clusterOfHandle(h, ctx);
+  const { ns, name } = refOf(h);
+  const first = await api.readCustom(KIND, ns, name);
+  if (first === undefined) {
+    const s = gone(ns, name);
+    cb.onChange(s);
+    return s;
+  }
+  // Shared with the watch callback and the pod checks, which change it between awaits.
+  const w = { app: first, pod: undefined as PodView | undefined, last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0 };
+  const report = (): void => {
+    const s = appRunStatus(w.app, w.pod);
+    w.last = s;
+    const k = `${s.state}/${s.phase ?? ''}/${s.reason ?? ''}`;
+    if (k !== w.lastKey) cb.onChange(s);
+    w.lastKey = k;
+  };
+  report();
+  let failures = 0;
+  while (!appEnded(w.app) && !isAborted(cb.signal)) {
+    const rv = ((w.app['metadata'] ?? {}) as { resourceVersion?: string }).resourceVersion ?? '0';
+    const stop = new AbortController();
+    const stopAll = cb.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, cb.signal]);
+    const podLoop = (async () => {
+      let delay = 2 * RETRY_FIRST_MS;
+      while (!stopAll.aborted) {
+        await abortableSleep(delay, stopAll).catch(() => undefined);
+        if (isAborted(stopAll)) break;
+        if (w.last.state === 'pending' && stateOf(w.app) !== '') {
+          try {
+            w.pod = await driverPod(api, ns, w.app, name);
+            report();
+          } catch (e) {
+            ctx.reporter.debug(`reading the driver pod: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+        delay = Math.min(RETRY_MAX_MS, delay * 2);
+      }
+    })();
+    const onEvent = (e: WatchEvent): void => {
+      if (e.type === 'ERROR') {
+        w.expired = true;
+        stop.abort();
+        return;
+      }
+      const meta = (e.object['metadata'] ?? {}) as { resourceVersion?: string };
+      if (e.type === 'BOOKMARK') {
+        if (meta.resourceVersion !== undefined) w.app = { ...w.app, metadata: { ...(w.app['metadata'] as Obj), resourceVersion: meta.resourceVersion } };
+        return;
+      }
+      w.events += 1;
+      if (e.type === 'DELETED') {
+        // The deleted object carries its last state: one deleted after it ended (its TTL) ended.
+        if (appEnded(e.object)) w.app = e.object;
+        else w.gone = true;
+        stop.abort();
+        return;
+      }
+      w.app = e.object;
+      report();
+      if (appEnded(w.app)) stop.abort();
+    };
+    const eventsBefore = w.events;
+    const startedAt = Date.now();
+    try {
+      await api.watchCustom(KIND, ns, name, rv, onEvent, stopAll);
+    } finally {
+      stop.abort();
+      await podLoop;
+    }
+    ctx.reporter.debug(`watch of SparkApplication ${name} ended after ${String(w.events - eventsBefore)} events${isAborted(cb.signal) ? ' (interrupted)' : ''}`);
+    if (w.gone) {
+      const s = gone(ns, name);
+      cb.onChange(s);
+      return s;
+    }
+    if (w.events === eventsBefore && Date.now() - startedAt < 5000 && !w.expired && !isAborted(cb.signal)) {
+      failures += 1;
+      await abortableSleep(Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1)), cb.signal).catch(() => undefined);
+      w.expired = true;
+    } else failures = 0;
+    if (w.expired) {
+      w.expired = false;
+      const again = await api.readCustom(KIND, ns, name);
+      if (again === undefined) {
+        const s = gone(ns, name);
+        cb.onChange(s);
+        return s;
+      }
+      w.app = again;
+      report();
+    }
+  }
+  if (isAborted(cb.signal) && !appEnded(w.app)) return w.last;
+  // The driver's exit code, from its pod as it ended.
+  w.pod = await driverPod(api, ns, w.app, name);
+  report();
+  return w.last;
+}
+
+/** The driver container's name in its pod: Spark's own, unless a pod template named it. */
+function driverContainer(pod: PodView): string {
+  const names = (pod.spec?.containers ?? []).map((c) => c.name);
+  return names.includes(DRIVER_CONTAINER) ? DRIVER_CONTAINER : (names[0] ?? DRIVER_CONTAINER);
+}
+
+/**
+ * The driver pod's log. Following, it waits for the operator to create the pod and for the driver
+ * to start, and reads on from where a cut stream stopped while the driver runs.
+ */
+export async function* operatorLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {
+  const { api } = clusterOfHandle(h, ctx);
+  const { ns, name } = refOf(h);
+  const signal = ctx.signal;
+  const seen = { ended: false };
+  void opts.ended?.then(() => {
+    seen.ended = true;
+  });
+  let pod: PodView | undefined;
+  let podName: string;
+  for (let delay = 500; ; delay = Math.min(5000, delay * 2)) {
+    const app = await api.readCustom(KIND, ns, name);
+    if (app === undefined) {
+      throw dataError('SPARK_RUN_NOT_FOUND', `SparkApplication ${ns}/${name} (run ${h.id}) no longer exists: its driver's log went with it`, {
+        details: { namespace: ns, name },
+        suggestions: ['deleted by ferry cancel or kubectl; nothing is left to read'],
+      });
+    }
+    podName = driverPodOf(app, name);
+    pod = stateOf(app) === '' ? undefined : ((await api.readPod(ns, podName)));
+    const started = pod !== undefined && podRunStatus(pod).state !== 'pending';
+    if (started) break;
+    if (!opts.follow || isAborted(signal) || seen.ended || appEnded(app)) {
+      if (pod === undefined) ctx.reporter.warn(`SparkApplication ${ns}/${name} has no driver pod${appEnded(app) ? '' : ' yet'}: no log to read`);
+      return;
+    }
+    await abortableSleep(delay, signal).catch(() => undefined);
+  }
+  if (pod === undefined) return;
+  const container = driverContainer(pod);
+  const mark: LogMark = { time: '', seen: 0 };
+  for (let resumes = 0; ; resumes++) {
+    yield* readLog(api, ns, podName, opts.follow, signal, mark, container);
+    if (!opts.follow || isAborted(signal) || resumes >= LOG_RESUMES) return;
+    // A followed stream can end while the driver still runs (an API server restart, a proxy's
+    // idle timeout): read on from the last line's timestamp.
+    const now = (await api.readPod(ns, podName)) as PodView | undefined;
+    if (now === undefined || podRunStatus(now).state !== 'running') return;
+    ctx.reporter.debug(`the log stream of pod ${podName} ended while it runs: reading on from ${mark.time || 'its start'}`);
+  }
+}
+
+export async function operatorCancel(h: Handle, ctx: RunContext): Promise<CancelOutcome> {
+  const { api } = clusterOfHandle(h, ctx);
+  const { ns, name } = refOf(h);
+  const app = await api.readCustom(KIND, ns, name);
+  if (app === undefined) return { action: 'none', before: 'cancelled', phase: 'Deleted' };
+  const s = appRunStatus(app, undefined);
+  if (s.state === 'succeeded' || s.state === 'failed') return { action: 'none', before: s.state, ...(s.phase !== undefined ? { phase: s.phase } : {}) };
+  // The operator's driver pod is owned by the SparkApplication and the executors by the driver
+  // pod: deleting it with propagation Background removes them all.
+  await api.deleteCustom(KIND, ns, name);
+  return { action: 'delete SparkApplication', before: s.state, ...(s.phase !== undefined ? { phase: s.phase } : {}) };
+}
+
