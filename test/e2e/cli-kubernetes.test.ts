@@ -186,6 +186,29 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
     expect(s.stderr).toContain('Insufficient cpu');
   });
 
+  it('reports a pod the API refuses (the controller\'s FailedCreate Event) while the Job waits, in deploy and in status', async () => {
+    const state = path.join(work, 'state-refused');
+    const dir = await project('    name: refused\n    activeDeadlineSeconds: 30\n');
+    const why = 'violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false';
+    kube.controls.refusePods(/^refused-/, why);
+    const r = await run(['deploy', 'nightly', '--json'], dir, state);
+    expect(r.code, r.stderr).not.toBe(0);
+    // Reported long before the deadline fails the Job, with the admission's words.
+    expect(r.stderr).toContain('FailedCreate');
+    expect(r.stderr).toContain(why);
+    expect(r.stderr.indexOf('FailedCreate')).toBeLessThan(r.stderr.indexOf('DeadlineExceeded'));
+    expect(kube.controls.list('pods', 'data').filter((p) => p.metadata.name.startsWith('refused-'))).toEqual([]);
+
+    const a = await project('    name: refused-async\n');
+    kube.controls.refusePods(/^refused-async-/, 'exceeded quota: compute, requested: cpu=2, used: cpu=8, limited: cpu=8');
+    const d = await run(['deploy', 'nightly', '--async', '--json'], a, state);
+    expect(d.code, d.stderr).toBe(0);
+    const st = await run(['status', '--last', '--json'], a, state);
+    expect(envelope<{ state: string; phase?: string; reason?: string }>(st).result).toMatchObject({ state: 'pending', phase: 'FailedCreate' });
+    expect(envelope<{ reason?: string }>(st).result?.reason).toContain('exceeded quota');
+    expect((await run(['cancel', '--last'], a, state)).code).toBe(0);
+  });
+
   it('resumes the watch after 410 Gone by reading the Job again', async () => {
     const dir = await project('    name: gone\n');
     kube.controls.script(/^gone-/, { logs: ['x'], pendingMs: 300, delayMs: 300 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { kubernetesJobTargetSchema, type KubernetesJobTargetConfig } from '../../src/targets/kubernetes-job/schema.js';
 import { baseName, EACH_ENV_BUDGET, jobManifest, ManifestInputError, pullSecretManifest, type JobManifestInput, type Obj } from '../../src/targets/kubernetes-job/manifest.js';
 import { schemaProblems } from '../../src/targets/kubernetes-job/validate.js';
-import { byCreation, runStatusOf, type PodView } from '../../src/targets/kubernetes-job/status.js';
+import { byCreation, createFailureSelector, runStatusOf, withCreateFailure, type PodView } from '../../src/targets/kubernetes-job/status.js';
 
 const IMAGE = `registry.example.com/team/app@sha256:${'a'.repeat(64)}`;
 const config = (extra: Record<string, unknown> = {}): KubernetesJobTargetConfig => kubernetesJobTargetSchema.parse({ type: 'kubernetes-job', ...extra });
@@ -121,6 +121,21 @@ describe('kubernetes-job manifest', () => {
 
 describe('kubernetes-job status', () => {
   const job = (status: Obj, spec: Obj = {}): Obj => ({ metadata: { name: 'j' }, spec, status });
+
+  it('a Job with no pod reads the newest FailedCreate Event as its reason; one with pods does not', () => {
+    const created = runStatusOf(job({}));
+    expect(created).toEqual({ state: 'pending', phase: 'Created' });
+    const events: Obj[] = [
+      { reason: 'FailedCreate', message: 'Error creating: old quota', lastTimestamp: new Date('2026-01-01T00:00:05Z') },
+      { reason: 'FailedCreate', message: 'Error creating: violates PodSecurity', lastTimestamp: '2026-01-01T00:01:00Z' },
+      { reason: 'SuccessfulCreate', message: 'Created pod: j-abcde', lastTimestamp: '2026-01-01T00:02:00Z' },
+    ];
+    expect(withCreateFailure(created, events)).toEqual({ state: 'pending', phase: 'FailedCreate', reason: 'Error creating: violates PodSecurity' });
+    expect(withCreateFailure(created, [])).toBe(created);
+    const active = runStatusOf(job({ active: 1 }));
+    expect(withCreateFailure(active, events)).toBe(active);
+    expect(createFailureSelector('j', 'u-1')).toBe('involvedObject.kind=Job,involvedObject.name=j,involvedObject.uid=u-1,reason=FailedCreate');
+  });
   const pod = (name: string, created: string, state: PodView['state'], extra: Partial<PodView> = {}): PodView => ({ name, created, phase: state?.terminated !== undefined ? (state.terminated.exitCode === 0 ? 'Succeeded' : 'Failed') : 'Running', ...(state !== undefined ? { state } : {}), ...extra });
 
   it('Complete is success with exit code 0; Failed takes the last failed container\'s exit code and OOMKilled', () => {

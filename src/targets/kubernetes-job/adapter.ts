@@ -18,7 +18,7 @@ import { createOrFollow } from './apply.js';
 import { loadCluster, type KubeApi, type KubeCluster, type KubeWhere, type WatchEvent } from './client.js';
 import { CONTAINER, defaultPullSecretName, jobManifest, MANAGED_BY, ManifestInputError, pullSecretManifest, type JobManifest, type Obj } from './manifest.js';
 import type { KubernetesJobTargetConfig } from './schema.js';
-import { byCreation, CONTROLLER_UID_LABEL, jobEnded, JOB_NAME_LABEL, podView, runStatusOf, type PodView } from './status.js';
+import { byCreation, CONTROLLER_UID_LABEL, createFailureSelector, jobEnded, JOB_NAME_LABEL, podView, runStatusOf, withCreateFailure, type PodView } from './status.js';
 
 type Input = DeployInput<RemoteTargetConfig>;
 
@@ -389,7 +389,9 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     const name = h.ref['jobName'] ?? '';
     const job = await api.readJob(ns, name);
     if (job === undefined) throw jobNotFound(h);
-    return runStatusOf(job, await podsOf(api, ns, name, uidOf(job)));
+    const s = runStatusOf(job, await podsOf(api, ns, name, uidOf(job)));
+    // No pod at all: the controller's Events say whether it could not create one.
+    return s.phase === 'Created' ? withCreateFailure(s, await api.listEvents(ns, createFailureSelector(name, uidOf(job)))) : s;
   },
 
   async wait(h, cb, ctx): Promise<RunStatus> {
@@ -400,11 +402,11 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     if (first === undefined) throw jobNotFound(h);
     // Shared with the watch callback and the pod checks, which change it between awaits.
     const uid = uidOf(first);
-    const w = { job: first, pods: await podsOf(api, ns, name, uid), last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0, podsAfterEnd: false };
+    const w = { job: first, pods: await podsOf(api, ns, name, uid), last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0, podsAfterEnd: false, createEvents: [] as Obj[] };
     const indexed = (((first['spec'] ?? {}) as { completionMode?: string }).completionMode ?? '') === 'Indexed';
     let failures = 0;
     const report = (): void => {
-      const s = runStatusOf(w.job, w.pods);
+      const s = withCreateFailure(runStatusOf(w.job, w.pods), w.createEvents);
       w.last = s;
       const k = statusKey(s);
       if (k !== w.lastKey) cb.onChange(s);
@@ -449,6 +451,22 @@ export const kubernetesJobAdapter: RemoteAdapter = {
           // keep starting and ending is progressing, and listing its pods would only cost.
           const now = counts(w.job);
           if ((s.active ?? 0) > (s.ready ?? 0) && now === before) refreshPods();
+          // No pod at all after a while: the controller may be failing to create it (admission,
+          // quota); only its Events say so.
+          else if (runStatusOf(w.job).phase === 'Created' && now === before) {
+            podCheck ??= api
+              .listEvents(ns, createFailureSelector(name, uid))
+              .then((ev) => {
+                w.createEvents = ev;
+                report();
+              })
+              .catch((e: unknown) => {
+                ctx.reporter.debug(`listing events: ${e instanceof Error ? e.message : String(e)}`);
+              })
+              .finally(() => {
+                podCheck = undefined;
+              });
+          }
           before = now;
           delay = Math.min(POD_CHECK_MAX_MS, delay * 2);
         }

@@ -76,6 +76,8 @@ export interface KubeApi {
   deleteJob(ns: string, name: string): Promise<boolean>;
   listPods(ns: string, labelSelector: string): Promise<Obj[]>;
   readPod(ns: string, name: string): Promise<Obj | undefined>;
+  /** Events in the namespace matching a field selector (involvedObject.*, reason, type); [] when ferry may not read them. */
+  listEvents(ns: string, fieldSelector: string): Promise<Obj[]>;
   /**
    * One watch of one Job from resourceVersion: calls onEvent per event, resolves when the stream
    * ends (the server closed it, or `signal` aborted). A 410 Gone arrives as an ERROR event.
@@ -422,6 +424,16 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
     },
     async readPod(ns, name) {
       return (await read(`Pod ${ns}/${name}`, () => core.readNamespacedPod({ name, namespace: ns }))) as Obj | undefined;
+    },
+    async listEvents(ns, fieldSelector) {
+      try {
+        const list = await call('GET', `events ${ns} ${fieldSelector}`, () => core.listNamespacedEvent({ namespace: ns, fieldSelector }));
+        return list.items as unknown as Obj[];
+      } catch (e) {
+        // Events only explain a stuck run better: without the right to read them, ferry does without.
+        if (codeOf(e) === 403) return [];
+        throw kubeError(e, `listing the events of ${fieldSelector} in ${ns}`, where, server);
+      }
     },
     async watchJob(ns, name, resourceVersion, onEvent, signal) {
       await watchOne(`/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs`, 'Job', ns, name, resourceVersion, onEvent, signal);

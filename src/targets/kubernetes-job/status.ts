@@ -112,6 +112,30 @@ export function jobEnded(job: Obj): boolean {
   return cond(status, 'Complete') !== undefined || cond(status, 'Failed') !== undefined;
 }
 
+/** client-node gives Dates, a plain read gives RFC 3339 strings. */
+const timeOf = (t: string | Date | undefined): number => (t instanceof Date ? t.getTime() : t === undefined ? 0 : Date.parse(t) || 0);
+
+/** The field selector for the Job controller's FailedCreate Events about one Job. */
+export function createFailureSelector(name: string, uid: string | undefined): string {
+  return `involvedObject.kind=Job,involvedObject.name=${name}${uid !== undefined && uid !== '' ? `,involvedObject.uid=${uid}` : ''},reason=FailedCreate`;
+}
+
+/**
+ * A Job with no pod at all ("Created") whose controller could not create one (PodSecurity
+ * admission, a ResourceQuota, a missing service account) says so only in its FailedCreate
+ * Events: the newest one's message becomes the status's reason. The Job itself stays active and
+ * fails only at its deadline, as on the cluster.
+ */
+export function withCreateFailure(s: RunStatus, events: Obj[]): RunStatus {
+  if (s.phase !== 'Created') return s;
+  const newest = events
+    .map((e) => e as { reason?: string; message?: string; lastTimestamp?: string | Date; eventTime?: string | Date })
+    .filter((e) => e.reason === 'FailedCreate' && e.message !== undefined)
+    .sort((a, b) => timeOf(a.lastTimestamp ?? a.eventTime) - timeOf(b.lastTimestamp ?? b.eventTime))
+    .at(-1);
+  return newest === undefined ? s : { state: 'pending', phase: 'FailedCreate', reason: newest.message ?? 'FailedCreate' };
+}
+
 /**
  * The run's status from the Job, refined by its pods when given (exit code, OOMKilled, stuck
  * reasons). `pods` may be undefined: the Job alone then decides the state.

@@ -74,6 +74,8 @@ export interface FakeKubeControls {
   /** Read the server's state directly (copies). */
   get(resource: Resource, namespace: string | undefined, name: string): KubeObject | undefined;
   list(resource: Resource, namespace?: string): KubeObject[];
+  /** The API refuses the pods of matching Jobs (admission): the Job controller records FailedCreate Events. */
+  refusePods(matcher: string | RegExp, message: string): void;
   /** The Spark operator answers SUBMISSION_FAILED with this message for matching applications. */
   failSparkSubmission(matcher: string | RegExp, message: string): void;
 }
@@ -184,6 +186,9 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     resourceVersion: () => store.resourceVersion,
     get: (resource, ns, name) => store.get(resource, ns, name),
     list: (resource, ns) => store.list(resource, ns),
+    refusePods: (matcher, message) => {
+      controller.refusePods(matcher, message);
+    },
     failSparkSubmission: (matcher, message) => {
       if (sparkOperator === undefined) throw new Error('fake-kube: started without sparkOperator: true');
       sparkOperator.failSubmission(matcher, message);

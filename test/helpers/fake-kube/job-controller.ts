@@ -42,6 +42,8 @@ function formatIndexes(set: Set<number>): string {
 
 export class JobController {
   private readonly jobs = new Map<string, JobState>();
+  /** Jobs whose pods the API refuses (admission: PodSecurity, a quota): Job name or RegExp → why. */
+  private readonly refusals: { matcher: string | RegExp; message: string }[] = [];
   private readonly listener = (ev: StoreEvent): void => {
     // After the write that caused it, as a controller reacts to an informer event.
     setImmediate(() => {
@@ -54,6 +56,10 @@ export class JobController {
     private readonly secondMs: number,
   ) {
     store.events.on('event', this.listener);
+  }
+
+  refusePods(matcher: string | RegExp, message: string): void {
+    this.refusals.unshift({ matcher, message });
   }
 
   stop(): void {
@@ -161,13 +167,13 @@ export class JobController {
       const want = Math.min(parallelism, completions - state.succeeded);
       for (let i = active.length; i < want; i++) toCreate.push(undefined);
     }
-    for (const index of toCreate) this.createPod(job, index);
+    const created = toCreate.filter((index) => this.createPod(job, index)).length;
 
     this.store.mutate('jobs', namespace, name, (o) => {
       const j = o as unknown as StoredJob;
       j.status = {
         ...j.status,
-        active: active.length + toCreate.length,
+        active: active.length + created,
         ready: active.filter((p) => p.status?.phase === 'Running').length,
         succeeded: state.succeeded,
         failed: state.failed,
@@ -179,9 +185,29 @@ export class JobController {
     });
   }
 
-  private createPod(job: StoredJob, index: number | undefined): void {
+  /** Creates one pod of the Job; false (and a FailedCreate Event, as the real controller records) when refused. */
+  private createPod(job: StoredJob, index: number | undefined): boolean {
     const name = job.metadata.name;
     const uid = job.metadata.uid;
+    const refusal = this.refusals.find((r) => (typeof r.matcher === 'string' ? r.matcher === name : r.matcher.test(name)));
+    if (refusal !== undefined) {
+      const ns = job.metadata.namespace ?? 'default';
+      const now = stamp();
+      this.store.create('events', {
+        metadata: { name: `${name}.${rand5()}${rand5()}`, namespace: ns },
+        involvedObject: { kind: 'Job', namespace: ns, name, uid, apiVersion: 'batch/v1', resourceVersion: job.metadata.resourceVersion },
+        reason: 'FailedCreate',
+        message: `Error creating: pods "${name}-${rand5()}" is forbidden: ${refusal.message}`,
+        source: { component: 'job-controller' },
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+        type: 'Warning',
+        reportingComponent: 'job-controller',
+        reportingInstance: '',
+      });
+      return false;
+    }
     const template = structuredClone(job.spec?.template);
     const idx = index === undefined ? undefined : String(index);
     const labels: Record<string, string> = {
@@ -221,6 +247,7 @@ export class JobController {
       spec: podSpec,
       status: { phase: 'Pending', qosClass: 'BestEffort' },
     });
+    return true;
   }
 
   private finish(namespace: string | undefined, name: string, type: 'Complete' | 'Failed', reason: string, message: string): void {

@@ -152,6 +152,11 @@ export function fieldMatcher(s: string | undefined): (o: KubeObject) => boolean 
       if (path === 'metadata.name') return o.metadata.name;
       if (path === 'metadata.namespace') return o.metadata.namespace;
       if (path === 'status.phase') return (o.status as { phase?: string } | undefined)?.phase;
+      // Events: the fields the real server indexes for them.
+      const ev = o as { involvedObject?: Record<string, string>; reason?: string; type?: string };
+      if (path.startsWith('involvedObject.')) return ev.involvedObject?.[path.slice('involvedObject.'.length)];
+      if (path === 'reason') return ev.reason;
+      if (path === 'type') return ev.type;
       throw new SelectorError(`field label not supported: ${path}`);
     };
     return (o: KubeObject) => (get(o) === want) !== neg;

@@ -39,7 +39,7 @@ export interface Fault {
   retryAfterSeconds?: number;
 }
 
-const CORE: Resource[] = ['namespaces', 'pods', 'secrets', 'configmaps', 'services'];
+const CORE: Resource[] = ['namespaces', 'pods', 'secrets', 'configmaps', 'services', 'events'];
 const BATCH: Resource[] = ['jobs'];
 const NETWORKING: Resource[] = ['networkpolicies'];
 const SPARK_OPERATOR: Resource[] = ['sparkapplications'];
@@ -188,6 +188,7 @@ function discovery(state: ServerState, path: string): unknown {
           res('secrets', 'Secret', true, crud),
           res('configmaps', 'ConfigMap', true, crud),
           res('services', 'Service', true, crud),
+          res('events', 'Event', true, crud),
         ],
       };
     case `/apis/${SPARK_GV}`:

@@ -41,7 +41,7 @@ export interface KubeObject {
 export type StoredJob = Omit<IJob, 'metadata'> & { metadata: ObjectMeta };
 export type StoredPod = Omit<IPod, 'metadata'> & { metadata: ObjectMeta };
 
-export type Resource = 'namespaces' | 'jobs' | 'pods' | 'secrets' | 'configmaps' | 'services' | 'networkpolicies' | 'sparkapplications';
+export type Resource = 'namespaces' | 'jobs' | 'pods' | 'secrets' | 'configmaps' | 'services' | 'networkpolicies' | 'events' | 'sparkapplications';
 
 export interface ResourceInfo {
   kind: string;
@@ -57,6 +57,8 @@ export const RESOURCES: Record<Resource, ResourceInfo> = {
   configmaps: { kind: 'ConfigMap', apiVersion: 'v1', group: '', namespaced: true },
   // spark-submit in cluster mode creates a headless Service for the driver pod.
   services: { kind: 'Service', apiVersion: 'v1', group: '', namespaced: true },
+  // What controllers report (the Job controller's FailedCreate when a pod is refused).
+  events: { kind: 'Event', apiVersion: 'v1', group: '', namespaced: true },
   jobs: { kind: 'Job', apiVersion: 'batch/v1', group: 'batch', namespaced: true },
   // Spark 4's spark-submit applies a NetworkPolicy that lets only its own pods reach the driver.
   networkpolicies: { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', group: 'networking.k8s.io', namespaced: true },

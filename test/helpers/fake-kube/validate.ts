@@ -4,6 +4,7 @@
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Event } from 'kubernetes-models/v1/Event';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Secret } from 'kubernetes-models/v1/Secret';
@@ -29,6 +30,7 @@ const models: Record<Exclude<Resource, 'sparkapplications'>, new (data: never) =
   services: Service,
   networkpolicies: NetworkPolicy,
   namespaces: Namespace,
+  events: Event,
 };
 
 
