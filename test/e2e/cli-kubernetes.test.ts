@@ -276,6 +276,20 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
     expect(envelope<DeployJson>(g).result?.children).toEqual({ succeeded: 20 });
     expect(jobPosts(from2)).toHaveLength(1);
     expect(watches(from2)).toHaveLength(1);
+    expect(g.stderr).not.toContain('ignored backoffLimitPerIndex');
+  });
+
+  it('--each on a cluster older than 1.29, which drops backoffLimitPerIndex, is warned about', async () => {
+    const old = await startFakeKube({ namespaces: ['default', 'data'], namespace: 'data', version: { major: '1', minor: '28' } });
+    try {
+      const dir = await project('    name: fan-old\n');
+      old.controls.script(/^fan-old-/, { logs: ['ok'] });
+      const r = await run(['deploy', 'nightly', '--json', '--each', 'DAY=mon,tue'], dir, undefined, { KUBECONFIG: old.kubeconfigPath });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('ignored backoffLimitPerIndex (it needs Kubernetes 1.29 or newer)');
+    } finally {
+      await old.stop();
+    }
   });
 
   it('--async, then status, logs and cancel by --last; cancel deletes with propagationPolicy Background', async () => {

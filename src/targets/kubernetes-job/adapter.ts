@@ -364,6 +364,12 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     const labels = ((job['metadata'] ?? {}) as { labels?: Record<string, string> }).labels ?? {};
     const id = adopted ? (labels['ferry/deploy-id'] ?? deployId) : deployId;
     if (!adopted) ctx.reporter.info(`created Job ${ns}/${m.name} (context ${cluster.context})`);
+    // Clusters before 1.29 drop backoffLimitPerIndex without an error: the Job then shares one
+    // backoffLimit (6 by default) across its indexes, and one index's failures can fail them all.
+    const sentPerIndex = ((m.job['spec'] ?? {}) as Obj)['backoffLimitPerIndex'];
+    if (sentPerIndex !== undefined && ((job['spec'] ?? {}) as Obj)['backoffLimitPerIndex'] === undefined) {
+      ctx.reporter.warn(`the cluster ignored backoffLimitPerIndex (it needs Kubernetes 1.29 or newer): the ${String(input.each?.values.length ?? '')} indexes share the Job's backoffLimit, and failures of some can fail the whole Job`);
+    }
     const config = k8sConfig(input);
     return {
       id,
