@@ -541,7 +541,7 @@ function create(state: ServerState, resource: Resource, namespace: string | unde
   if (!checkValid(state, resource, name, normalized, res)) return;
   // Before 1.29 (1.28: an alpha behind a gate that is off) the API server drops a field it does not
   // serve instead of refusing it: backoffLimitPerIndex vanishes from the stored Job.
-  if (resource === 'jobs' && Number(state.version.minor) < 29) Reflect.deleteProperty((normalized.spec ?? {}) as object, 'backoffLimitPerIndex');
+  if (resource === 'jobs' && Number(state.version.minor) < 29) Reflect.deleteProperty((normalized.spec ?? {}), 'backoffLimitPerIndex');
   if (store.get(resource, namespace, name)) {
     sendStatus(res, alreadyExists(resource, name));
     return;
