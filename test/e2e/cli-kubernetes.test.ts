@@ -324,6 +324,9 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
     const del = since(fromCancel).find((q) => q.method === 'DELETE');
     expect(del?.path).toBe(`/apis/batch/v1/namespaces/data/jobs/${h?.ref['jobName'] ?? ''}`);
     expect({ ...(del?.query ?? {}), ...((del?.body ?? {}) as Record<string, string>) }).toMatchObject({ propagationPolicy: 'Background' });
+    // Only this run's object: the uid precondition makes the API server refuse a newer one of the name.
+    expect((del?.body as { preconditions?: { uid?: string } } | undefined)?.preconditions?.uid).toBe(h?.ref['uid']);
+    expect(h?.ref['uid']).toMatch(/^[0-9a-f-]{36}$/);
     expect(kube.controls.list('pods', 'data').filter((p) => p.metadata.name.startsWith(h?.ref['jobName'] ?? '-'))).toEqual([]);
   });
 
@@ -374,6 +377,13 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toBe('run\n');
     expect(b.stderr).toContain(`Job ${envelope<DeployJson>(a).result?.handle.ref['jobName'] ?? '?'} ran before with the same spec`);
+    // The first run's handle now names the second run's Job: status and cancel refuse to act on it.
+    const st = await run(['status', '--id', envelope<DeployJson>(a).result?.handle.id ?? '', '--json'], dir);
+    expect(st.code).toBe(65);
+    expect((envelope<never>(st).error as ErrorJson | undefined)?.code).toBe('K8S_RUN_REPLACED');
+    const fromCancel = kube.requests.length;
+    expect((await run(['cancel', '--id', envelope<DeployJson>(a).result?.handle.id ?? '', '--json'], dir)).code).toBe(65);
+    expect(writes(fromCancel)).toEqual([]);
     expect(since(from).filter((q) => q.method === 'DELETE')).toHaveLength(1);
     expect(jobPosts(from)).toHaveLength(2);
   });

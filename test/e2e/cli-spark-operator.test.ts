@@ -15,6 +15,10 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.js';
  */
 let kube: FakeKube;
 let bare: FakeKube;
+/** An operator before 2.2 without its webhook: the driver pod is not owned by the application. */
+let unowned: FakeKube;
+/** An operator before 2.1: its CRD has no pod templates, which the API server drops. */
+let old: FakeKube;
 let registry: TestRegistry;
 let work: string;
 
@@ -85,11 +89,15 @@ beforeAll(async () => {
   // One Kubernetes second is 200 ms here, so deadlines end quickly.
   kube = await startFakeKube({ namespaces: ['default', 'spark-jobs'], secondMs: 200, sparkOperator: true });
   bare = await startFakeKube({ namespaces: ['default', 'spark-jobs'] });
+  unowned = await startFakeKube({ sparkOperator: { ownsDriverPod: false } });
+  old = await startFakeKube({ sparkOperator: { templates: false } });
 }, 120_000);
 
 afterAll(async () => {
   await kube.stop();
   await bare.stop();
+  await unowned.stop();
+  await old.stop();
   await registry.stop();
 });
 
@@ -146,7 +154,9 @@ describe('ferry deploy on spark with submit: operator (fake API server and opera
     expect(pod?.spec?.serviceAccountName).toBe('spark');
     // One watch of the application; the server validated what it received.
     expect(watches(from).filter((w) => w.path.endsWith('/sparkapplications'))).toHaveLength(1);
-    expect(kube.validations.filter((v) => v.resource === 'sparkapplications' && v.name === meta.name).every((v) => v.ok)).toBe(true);
+    const checked = kube.validations.filter((v) => v.resource === 'sparkapplications' && v.name === meta.name);
+    expect(checked.length).toBeGreaterThan(0);
+    expect(checked.every((v) => v.ok)).toBe(true);
     expect(out?.handle.ref).toMatchObject({ mode: 'operator', appName: meta.name, namespace: 'spark-jobs' });
   });
 
@@ -179,7 +189,9 @@ describe('ferry deploy on spark with submit: operator (fake API server and opera
     const spec = postedApp(from)['spec'] as { driver: { template?: { spec?: { activeDeadlineSeconds?: number } } } };
     expect(spec.driver.template?.spec?.activeDeadlineSeconds).toBe(2);
     expect(r.code, r.stderr).toBe(137);
-    expect(envelope<DeployJson>(r).result?.reason).toContain('longer than the specified deadline');
+    // The operator only says the container's exit; ferry names the timeout from the pod's reason.
+    expect(envelope<DeployJson>(r).result?.reason).toContain('job.timeout exceeded');
+    expect(envelope<DeployJson>(r).result?.reason).toContain('ExitCode: 137');
   });
 
   it('resumes after 410 Gone, and a log stream cut while the driver runs is read on: every line once', async () => {
@@ -233,6 +245,9 @@ describe('ferry deploy on spark with submit: operator (fake API server and opera
     const del = since(fromCancel).find((q) => q.method === 'DELETE');
     expect(del?.path).toBe(`/apis/sparkoperator.k8s.io/v1beta2/namespaces/default/sparkapplications/${name}`);
     expect({ ...(del?.query ?? {}), ...((del?.body ?? {}) as Record<string, string>) }).toMatchObject({ propagationPolicy: 'Background' });
+    // Only this run's object: the uid precondition makes the API server refuse a newer one of the name.
+    expect((del?.body as { preconditions?: { uid?: string } } | undefined)?.preconditions?.uid).toBe(h?.ref['uid']);
+    expect(h?.ref['uid']).toMatch(/^[0-9a-f-]{36}$/);
     for (let i = 0; i < 20 && kube.controls.get('pods', 'default', `${name}-driver`) !== undefined; i++) await new Promise((res) => setTimeout(res, 50));
     expect(kube.controls.get('pods', 'default', `${name}-driver`)).toBeUndefined();
     const after = await run(['status', '--last', '--json'], dir, state);
@@ -259,8 +274,55 @@ describe('ferry deploy on spark with submit: operator (fake API server and opera
     const b = await run(['deploy', 'nightly', '--json'], dir);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stderr).toContain('ran before with the same spec');
-    // The create answers 409, the ended application is deleted, then created again.
-    expect(writes(from).map((w) => w.method)).toEqual(['POST', 'DELETE', 'POST']);
+    // The create answers 409; the ended application and its driver pod are deleted (the operator
+    // refuses to submit while a pod of the driver's name is there), then it is created again.
+    expect(writes(from).map((w) => `${w.method} ${w.path.split('/').at(-2) ?? ''}`)).toEqual(['POST default', 'DELETE sparkapplications', 'DELETE pods', 'POST default']);
+    expect(envelope<DeployJson>(b).result?.state).toBe('succeeded');
+    // The first run's handle now names another run's application: status and cancel refuse it.
+    const first = envelope<DeployJson>(a).result?.handle.id ?? '';
+    const st = await run(['status', '--id', first, '--json'], dir);
+    expect(st.code).toBe(65);
+    expect((envelope<never>(st).error as ErrorJson | undefined)?.code).toBe('K8S_RUN_REPLACED');
+    expect((envelope<never>(st).error as ErrorJson | undefined)?.message).toContain(envelope<DeployJson>(b).result?.handle.id ?? '?');
+    const fromCancel = kube.requests.length;
+    const c = await run(['cancel', '--id', first, '--json'], dir);
+    expect(c.code).toBe(65);
+    expect(writes(fromCancel)).toEqual([]);
+  });
+
+  it('where the operator does not own the driver pod, cancel and a re-run delete that pod too', async () => {
+    const state = path.join(work, 'state-unowned');
+    const dir = await project('    name: unowned\n');
+    unowned.controls.script(/^unowned-[0-9a-f]{10}-driver$/, { logs: ['working'], hang: true });
+    const a = await run(['deploy', 'nightly', '--async', '--json'], dir, state, { KUBECONFIG: unowned.kubeconfigPath });
+    expect(a.code, a.stderr).toBe(0);
+    const name = envelope<DeployJson>(a).result?.handle.ref['appName'] ?? '';
+    for (let i = 0; i < 100 && unowned.controls.get('pods', 'default', `${name}-driver`) === undefined; i++) await new Promise((res) => setTimeout(res, 50));
+    expect(unowned.controls.get('pods', 'default', `${name}-driver`)?.metadata.ownerReferences).toBeUndefined();
+    const c = await run(['cancel', '--last', '--json'], dir, state, { KUBECONFIG: unowned.kubeconfigPath });
+    expect(c.code, c.stderr).toBe(0);
+    expect(unowned.controls.get('sparkapplications', 'default', name)).toBeUndefined();
+    expect(unowned.controls.get('pods', 'default', `${name}-driver`)).toBeUndefined();
+
+    const again = await project('    name: unowned-again\n');
+    unowned.controls.script(/^unowned-again-[0-9a-f]{10}-driver$/, { logs: ['once'] });
+    const first = await run(['deploy', 'nightly', '--json'], again, state, { KUBECONFIG: unowned.kubeconfigPath });
+    expect(first.code, first.stderr).toBe(0);
+    // The ended run's driver pod stays (nothing owns it); running the same spec again removes it first.
+    const second = await run(['deploy', 'nightly', '--json'], again, state, { KUBECONFIG: unowned.kubeconfigPath });
+    expect(second.code, second.stderr).toBe(0);
+    expect(envelope<DeployJson>(second).result?.state).toBe('succeeded');
+  });
+
+  it('an operator older than 2.1 (no pod templates in its CRD) is refused before anything is created when job.timeout needs one', async () => {
+    const dir = await project('    name: too-old\n', 'job:\n  timeout: 10m\n');
+    const from = old.requests.length;
+    const r = await run(['deploy', 'nightly', '--json'], dir, undefined, { KUBECONFIG: old.kubeconfigPath });
+    expect(r.code, r.stderr).toBe(69);
+    expect((envelope<never>(r).error as ErrorJson | undefined)?.code).toBe('SPARK_OPERATOR_TOO_OLD');
+    // Only the server-side dry run was sent: nothing stored.
+    expect(old.requests.slice(from).filter((q) => q.method !== 'GET').map((q) => q.query['dryRun'])).toEqual(['All']);
+    expect(old.controls.list('sparkapplications', 'default')).toEqual([]);
   });
 
   it('plan prints the SparkApplication as YAML and writes nothing; deploy --render DIR writes it with no cluster call', async () => {

@@ -52,6 +52,8 @@ describe('the SparkApplication', () => {
     const long = manifest({ name: 'My Nightly Job With A Very Long Name That Goes On And On' });
     expect(long.name).toMatch(/^my-nightly-job-with-a-very-long-name-that-goe-[0-9a-f]{10}$/);
     expect(`${long.name}-ui-svc`.length).toBeLessThanOrEqual(63);
+    // A Service name starts with a letter: a name: that starts with a digit gets ferry- in front.
+    expect(manifest({ name: '2024-etl' }).name).toMatch(/^ferry-2024-etl-[0-9a-f]{10}$/);
     expect(sparkApplicationProblems(a.app)).toEqual([]);
   });
 
@@ -101,6 +103,8 @@ describe('the SparkApplication', () => {
       [{ kubernetes: { driverPodTemplate: 'missing.yaml' } }, 'SPARK_FILE_NOT_FOUND', 'targets.nightly.kubernetes.driverPodTemplate'],
       [{ conf: { 'spark.kubernetes.namespace': 'x' } }, 'SPARK_CONF_CONFLICT', 'conf'],
       [{ app: 'local:///app/etl.jar' }, 'SPARK_CONFIG_INVALID', 'mainClass'],
+      // Pod templates reach the pods only from Spark 3.0 on.
+      [{ sparkVersion: '2.4.8', kubernetes: { driverPodTemplate: 'driver.yaml' } }, 'SPARK_CONFIG_INVALID', 'targets.nightly.kubernetes.driverPodTemplate'],
     ];
     for (const [config, code, key] of cases) {
       const e = thrown(() => manifest(config));
@@ -151,6 +155,19 @@ describe("the run's status from the application and its driver pod", () => {
     expect(appRunStatus(app('SUBMISSION_FAILED', 'spark-submit failed'), undefined)).toEqual({ state: 'failed', phase: 'SUBMISSION_FAILED', reason: 'spark-submit failed' });
     expect(['COMPLETED', 'FAILED', 'SUBMISSION_FAILED'].every((s) => appEnded(app(s)))).toBe(true);
     expect(['', 'SUBMITTED', 'RUNNING', 'FAILING', 'SUCCEEDING'].some((s) => appEnded(app(s)))).toBe(false);
+  });
+
+  it('names job.timeout when the driver pod was killed at its deadline, and an application the operator never picks up', () => {
+    const killed: PodView = { ...ended(137), status: { ...ended(137).status, phase: 'Failed', reason: 'DeadlineExceeded' } };
+    const s = appRunStatus(app('FAILED', 'driver container failed with ExitCode: 137, Reason: Error'), killed);
+    expect(s).toMatchObject({ state: 'failed', exitCode: 137 });
+    expect(s.reason).toBe('job.timeout exceeded: the driver pod was active longer than its activeDeadlineSeconds (driver container failed with ExitCode: 137, Reason: Error)');
+    const created = { metadata: { namespace: 'etl', creationTimestamp: '2026-11-29T10:00:00Z' }, status: {} };
+    expect(appRunStatus(created, undefined, Date.parse('2026-11-29T10:00:10Z'))).toEqual({ state: 'pending', phase: 'NEW' });
+    const late = appRunStatus(created, undefined, Date.parse('2026-11-29T10:00:40Z'));
+    expect(late).toMatchObject({ state: 'pending', phase: 'NEW' });
+    expect(late.reason).toContain('has not picked the application up after 40 s');
+    expect(late.reason).toContain('namespace etl');
   });
 
   it("reports a stuck driver pod's reason while the application waits", () => {

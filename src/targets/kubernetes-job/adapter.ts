@@ -14,7 +14,7 @@ import { newRunId } from '../../core/run-id.js';
 import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import { abortableSleep } from '../../infra/sleep.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
-import { createOrFollow } from './apply.js';
+import { assertSameRun, createOrFollow } from './apply.js';
 import { loadCluster, type KubeApi, type KubeCluster, type KubeWhere, type WatchEvent } from './client.js';
 import { CONTAINER, defaultPullSecretName, jobManifest, MANAGED_BY, ManifestInputError, pullSecretManifest, type JobManifest, type Obj } from './manifest.js';
 import type { KubernetesJobTargetConfig } from './schema.js';
@@ -241,7 +241,7 @@ async function applyExisting(api: KubeApi, p: PullSecretPlan, namespace: string,
 const CREATE_JOB = 'create Job';
 const APPLY_SECRET = 'create or update Secret';
 
-async function createJob(api: KubeApi, m: JobManifest, namespace: string, ctx: RunContext): Promise<{ job: Obj; adopted: boolean }> {
+async function createJob(api: KubeApi, m: JobManifest, namespace: string, ctx: RunContext, nameWhere?: string): Promise<{ job: Obj; adopted: boolean }> {
   const { obj, adopted } = await createOrFollow(
     {
       kind: 'Job',
@@ -254,6 +254,7 @@ async function createJob(api: KubeApi, m: JobManifest, namespace: string, ctx: R
       remove: () => api.deleteJob(namespace, m.name),
       ended: jobEnded,
       code: 'K8S_JOB_CONFLICT',
+      where: nameWhere,
     },
     ctx,
     sleep,
@@ -360,7 +361,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     await validate(pull === undefined ? [m.job] : [pull.secret, m.job], input);
     if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `creating Job ${m.name}`);
     if (pull !== undefined) await applyPullSecret(api, pull, ns, ctx);
-    const { job, adopted } = await createJob(api, m, ns, ctx);
+    const { job, adopted } = await createJob(api, m, ns, ctx, `${input.locate?.(['targets', input.target, 'name']) ?? input.file} (targets.${input.target}.name)`);
     const labels = ((job['metadata'] ?? {}) as { labels?: Record<string, string> }).labels ?? {};
     const id = adopted ? (labels['ferry/deploy-id'] ?? deployId) : deployId;
     if (!adopted) ctx.reporter.info(`created Job ${ns}/${m.name} (context ${cluster.context})`);
@@ -384,6 +385,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
         kubeconfig: config.kubeconfig === undefined ? '' : path.resolve(path.dirname(path.resolve(ctx.cwd, input.file)), config.kubeconfig),
         server: cluster.server,
         config: input.file,
+        uid: uidOf(job) ?? '',
         ...(input.each !== undefined ? { eachKey: input.each.key, eachCount: String(input.each.values.length) } : {}),
       },
     };
@@ -395,6 +397,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     const name = h.ref['jobName'] ?? '';
     const job = await api.readJob(ns, name);
     if (job === undefined) throw jobNotFound(h);
+    assertSameRun(h, job, 'Job');
     const s = runStatusOf(job, await podsOf(api, ns, name, uidOf(job)));
     // No pod at all: the controller's Events say whether it could not create one.
     return s.phase === 'Created' ? withCreateFailure(s, await api.listEvents(ns, createFailureSelector(name, uidOf(job)))) : s;
@@ -406,6 +409,7 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     const name = h.ref['jobName'] ?? '';
     const first = await api.readJob(ns, name);
     if (first === undefined) throw jobNotFound(h);
+    assertSameRun(h, first, 'Job');
     // Shared with the watch callback and the pod checks, which change it between awaits.
     const uid = uidOf(first);
     const w = { job: first, pods: await podsOf(api, ns, name, uid), last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0, podsAfterEnd: false, createEvents: [] as Obj[] };
@@ -558,10 +562,12 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     const name = h.ref['jobName'] ?? '';
     const job = await api.readJob(ns, name);
     if (job === undefined) return { action: 'none', before: 'cancelled', phase: 'Deleted' };
+    assertSameRun(h, job, 'Job');
     const s = runStatusOf(job);
     if (s.state === 'succeeded' || s.state === 'failed') return { action: 'none', before: s.state, ...(s.phase !== undefined ? { phase: s.phase } : {}) };
     // A plain DELETE orphans the Job's pods, which would run on: Background deletes them too.
-    await api.deleteJob(ns, name);
+    // Only this run's Job: a newer one of the same name (made in between) is refused by the API server.
+    if (!(await api.deleteJob(ns, name, uidOf(job)))) return { action: 'none', before: 'cancelled', phase: 'Deleted' };
     return { action: 'delete Job', before: s.state, ...(s.phase !== undefined ? { phase: s.phase } : {}) };
   },
 };
@@ -594,6 +600,7 @@ async function* podLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGene
       if (done.size === 0) throw jobNotFound(h);
       return;
     }
+    assertSameRun(h, job, 'Job');
     const jobOver = jobEnded(job) || seen.ended;
     const pods = byCreation(await podsOf(api, ns, name, uidOf(job))).filter((p) => opts.index === undefined || p.index === opts.index);
     for (const pod of pods) {

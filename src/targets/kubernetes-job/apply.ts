@@ -4,10 +4,11 @@
  * kubernetes-job target, the SparkApplication of the spark target's operator path.
  */
 import type { RunContext } from '../../core/context.js';
-import { configError, interruptedError, unavailableError } from '../../core/errors.js';
+import { configError, dataError, interruptedError, unavailableError } from '../../core/errors.js';
+import type { Handle } from '../../core/target.js';
 import { abortableSleep } from '../../infra/sleep.js';
 import type { Obj } from './client.js';
-import { MANAGED_BY, SPEC_HASH_LABEL } from './manifest.js';
+import { DEPLOY_ID_LABEL, MANAGED_BY, SPEC_HASH_LABEL } from './manifest.js';
 
 /** The calls on one named object of one kind. */
 export interface NamedObject {
@@ -27,6 +28,8 @@ export interface NamedObject {
   code: string;
   /** The kubectl resource name, for the suggestion (job, sparkapplication). */
   kubectlKind: string;
+  /** The ferry.yaml place of the name: key (file:line (targets.X.name)). */
+  where?: string | undefined;
 }
 
 /** How long ferry waits for a finished object of the same name to go before it creates it again. */
@@ -47,6 +50,7 @@ export async function createOrFollow(o: NamedObject, ctx: RunContext, sleep: (ms
     const labels = ((existing['metadata'] ?? {}) as { labels?: Record<string, string> }).labels ?? {};
     if (labels[SPEC_HASH_LABEL] !== o.hash || labels[MANAGED_BY] !== 'ferry') {
       throw configError(o.code, `${o.kind} ${o.namespace}/${o.name} exists and was not made by ferry from these inputs`, {
+        ...(o.where !== undefined ? { where: o.where } : {}),
         suggestions: [`delete it (\`kubectl delete ${o.kubectlKind} ${o.name} -n ${o.namespace}\`), or set another name: in the target`],
       });
     }
@@ -66,4 +70,22 @@ export async function createOrFollow(o: NamedObject, ctx: RunContext, sleep: (ms
     while (Date.now() < until && (await o.read()) !== undefined) await sleep(500, ctx.signal);
     replaced = true;
   }
+}
+
+/**
+ * The object a run's handle names must still be that run's: names are fixed by content, so after
+ * a run ended, a deploy of the same spec replaces its object with one of the same name. status,
+ * logs and above all cancel must then not act on the newer run. (Handles from before ferry
+ * recorded the uid carry none, and are taken as they are.)
+ */
+export function assertSameRun(h: Handle, obj: Obj, kind: string): void {
+  const want = h.ref['uid'];
+  const meta = (obj['metadata'] ?? {}) as { uid?: string; name?: string; namespace?: string; labels?: Record<string, string> };
+  if (want === undefined || want === '' || meta.uid === undefined || meta.uid === want) return;
+  const other = meta.labels?.[DEPLOY_ID_LABEL];
+  throw dataError('K8S_RUN_REPLACED', `${kind} ${meta.namespace ?? ''}/${meta.name ?? ''} now belongs to ${other !== undefined ? `run ${other}` : 'another run'}: run ${h.id} ended and a deploy of the same spec replaced it`, {
+    where: `--id ${h.id}`,
+    details: { uid: want, current: meta.uid, ...(other !== undefined ? { currentRun: other } : {}) },
+    suggestions: [other !== undefined ? `ferry status --id ${other} reads the run that is there now` : 'ferry status --last reads the newest run', `run ${h.id}'s state and logs went with its ${kind}`],
+  });
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ApiException, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Log, Watch } from '@kubernetes/client-node';
+import { ApiException, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Log, V1DeleteOptions, V1Preconditions, Watch } from '@kubernetes/client-node';
 import { authError, configError, FerryError, tempError, unavailableError } from '../../core/errors.js';
 import { nearest } from '../../core/suggest.js';
 import { abortableSleep } from '../../infra/sleep.js';
@@ -73,7 +73,8 @@ export interface KubeApi {
   /** Creates the Job; 'exists' when one of that name is there already. */
   createJob(ns: string, body: Obj): Promise<Obj | 'exists'>;
   readJob(ns: string, name: string): Promise<Obj | undefined>;
-  deleteJob(ns: string, name: string): Promise<boolean>;
+  /** Deletes it (Background); false when it is not there, or (with `uid`) when the object of that name is another. */
+  deleteJob(ns: string, name: string, uid?: string): Promise<boolean>;
   listPods(ns: string, labelSelector: string): Promise<Obj[]>;
   readPod(ns: string, name: string): Promise<Obj | undefined>;
   /** Events in the namespace matching a field selector (involvedObject.*, reason, type); [] when ferry may not read them. */
@@ -86,10 +87,12 @@ export interface KubeApi {
   /** The resources the API server serves in group/version, or undefined when it serves none (no such CRD installed). */
   apiResources(group: string, version: string): Promise<string[] | undefined>;
   /** Creates a custom object; 'exists' when one of that name is there already. */
-  createCustom(kind: CustomKind, ns: string, body: Obj): Promise<Obj | 'exists'>;
+  createCustom(kind: CustomKind, ns: string, body: Obj, opts?: { dryRun?: boolean }): Promise<Obj | 'exists'>;
   readCustom(kind: CustomKind, ns: string, name: string): Promise<Obj | undefined>;
-  /** Deletes it with propagationPolicy Background (its dependents go too); false when it was not there. */
-  deleteCustom(kind: CustomKind, ns: string, name: string): Promise<boolean>;
+  /** Deletes it with propagationPolicy Background (its dependents go too); false when it was not there (or, with `uid`, is another). */
+  deleteCustom(kind: CustomKind, ns: string, name: string, uid?: string): Promise<boolean>;
+  /** Deletes a pod (Background); false when it was not there. */
+  deletePod(ns: string, name: string): Promise<boolean>;
   /** As watchJob, for one custom object. */
   watchCustom(kind: CustomKind, ns: string, name: string, resourceVersion: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
   /** Writes a container's log to `out`, following it while the container runs; resolves when the stream ends. */
@@ -153,6 +156,15 @@ export function kubeError(e: unknown, what: string, where: KubeWhere, server: st
     cause: e,
     suggestions: ['check the cluster is up and reachable from here (VPN, `kubectl cluster-info`)', 'check the context in use: `kubectl config current-context`'],
   });
+}
+
+/** Delete options that make the API server refuse when the object of that name has another uid. */
+function onlyUid(uid: string): V1DeleteOptions {
+  const pre = new V1Preconditions();
+  pre.uid = uid;
+  const o = new V1DeleteOptions();
+  o.preconditions = pre;
+  return o;
 }
 
 /** Transient: 429, 5xx, or no answer. Worth the same request again. */
@@ -404,13 +416,14 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
     async readJob(ns, name) {
       return (await read(`Job ${ns}/${name}`, () => batch.readNamespacedJob({ name, namespace: ns }))) as Obj | undefined;
     },
-    async deleteJob(ns, name) {
+    async deleteJob(ns, name, uid) {
       try {
         // A plain delete orphans the Job's pods (they keep running): Background deletes them too.
-        await call('DELETE', `job ${ns}/${name}`, () => batch.deleteNamespacedJob({ name, namespace: ns, propagationPolicy: 'Background' }));
+        // The uid precondition makes the API server refuse to delete a newer Job of the same name.
+        await call('DELETE', `job ${ns}/${name}`, () => batch.deleteNamespacedJob({ name, namespace: ns, propagationPolicy: 'Background', ...(uid !== undefined ? { body: onlyUid(uid) } : {}) }));
         return true;
       } catch (e) {
-        if (codeOf(e) === 404) return false;
+        if (codeOf(e) === 404 || (uid !== undefined && codeOf(e) === 409)) return false;
         throw kubeError(e, `deleting Job ${ns}/${name}`, where, server);
       }
     },
@@ -447,9 +460,10 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
         throw kubeError(e, `reading the API resources of ${group}/${version}`, where, server);
       }
     },
-    async createCustom(kind, ns, body) {
+    async createCustom(kind, ns, body, opts) {
       try {
-        return (await call('POST', `${kind.kind.toLowerCase()} ${ns}`, () => custom.createNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace: ns, body }))) as Obj;
+        const dryRun = opts?.dryRun === true ? { dryRun: 'All' } : {};
+        return (await call('POST', `${kind.kind.toLowerCase()} ${ns}${opts?.dryRun === true ? ' (dry run)' : ''}`, () => custom.createNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace: ns, body, ...dryRun }))) as Obj;
       } catch (e) {
         if (codeOf(e) === 409) return 'exists';
         throw kubeError(e, `creating ${kind.kind} ${ns}/${String((body['metadata'] as Obj | undefined)?.['name'])}`, where, server);
@@ -458,13 +472,24 @@ function clientApi(kc: KubeConfig, server: string, where: KubeWhere): KubeApi {
     async readCustom(kind, ns, name) {
       return (await read(`${kind.kind} ${ns}/${name}`, () => custom.getNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace: ns, name }))) as Obj | undefined;
     },
-    async deleteCustom(kind, ns, name) {
+    async deleteCustom(kind, ns, name, uid) {
       try {
-        await call('DELETE', `${kind.kind.toLowerCase()} ${ns}/${name}`, () => custom.deleteNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace: ns, name, propagationPolicy: 'Background' }));
+        await call('DELETE', `${kind.kind.toLowerCase()} ${ns}/${name}`, () =>
+          custom.deleteNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace: ns, name, propagationPolicy: 'Background', ...(uid !== undefined ? { body: onlyUid(uid) } : {}) }),
+        );
+        return true;
+      } catch (e) {
+        if (codeOf(e) === 404 || (uid !== undefined && codeOf(e) === 409)) return false;
+        throw kubeError(e, `deleting ${kind.kind} ${ns}/${name}`, where, server);
+      }
+    },
+    async deletePod(ns, name) {
+      try {
+        await call('DELETE', `pod ${ns}/${name}`, () => core.deleteNamespacedPod({ name, namespace: ns, propagationPolicy: 'Background' }));
         return true;
       } catch (e) {
         if (codeOf(e) === 404) return false;
-        throw kubeError(e, `deleting ${kind.kind} ${ns}/${name}`, where, server);
+        throw kubeError(e, `deleting pod ${ns}/${name}`, where, server);
       }
     },
     async watchCustom(kind, ns, name, resourceVersion, onEvent, signal) {

@@ -43,7 +43,8 @@ function baseName(input: Input): string {
     .replace(/[^a-z0-9-]+/g, '-')
     .slice(0, NAME_MAX)
     .replace(/^-+|-+$/g, '');
-  return s === '' ? 'ferry' : s;
+  // The operator names the UI Service <name>-ui-svc, and a Service name must start with a letter.
+  return s === '' ? 'ferry' : /^[a-z]/.test(s) ? s : `ferry-${s}`.slice(0, NAME_MAX).replace(/-+$/, '');
 }
 
 /** A label value from any string: at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends. */
@@ -113,6 +114,15 @@ export function sparkApplicationManifest(input: Input, namespace: string | undef
     labels: { ...podLabels },
     ...(envVars.length > 0 ? { env: envVars } : {}),
   };
+  // Pod templates (and so job.timeout, which rides on the driver's) reach the pods through
+  // spark.kubernetes.*.podTemplateFile, which Spark reads from 3.0 on.
+  const major = Number((c.sparkVersion ?? '').split('.')[0]);
+  if (major < 3) {
+    const key = kc.driverPodTemplate !== undefined ? 'kubernetes.driverPodTemplate' : kc.executorPodTemplate !== undefined ? 'kubernetes.executorPodTemplate' : input.job.timeout !== undefined ? 'job.timeout' : undefined;
+    if (key !== undefined) {
+      throw problemAt(input, 'SPARK_CONFIG_INVALID', key, `${key} needs Spark 3.0 or newer with submit: operator (it becomes a pod template, which Spark ${c.sparkVersion ?? ''} ignores)`, ['use an image with Spark 3 or newer (and say so in sparkVersion), or remove it']);
+    }
+  }
   if (kc.driverPodTemplate !== undefined) driver['template'] = podTemplate(input, 'kubernetes.driverPodTemplate', kc.driverPodTemplate);
   if (kc.executorPodTemplate !== undefined) executor['template'] = podTemplate(input, 'kubernetes.executorPodTemplate', kc.executorPodTemplate);
 
@@ -123,7 +133,9 @@ export function sparkApplicationManifest(input: Input, namespace: string | undef
     const ms = parseDuration(input.job.timeout);
     if (ms === undefined) throw problemAt(input, 'SPARK_CONFIG_INVALID', 'job.timeout', `job.timeout ${JSON.stringify(input.job.timeout)} is not a duration`, ['use a duration such as "90s", "30m" or "1h30m"']);
     const tpl = (driver['template'] ?? {}) as Obj;
-    driver['template'] = { ...tpl, spec: { ...((tpl['spec'] ?? {}) as Obj), activeDeadlineSeconds: Math.max(1, Math.ceil(ms / 1000)) } };
+    const tplSpec = (tpl['spec'] ?? {}) as Obj;
+    if (tplSpec['activeDeadlineSeconds'] !== undefined) notes.push(`job.timeout replaces the driver pod template's own activeDeadlineSeconds (${JSON.stringify(tplSpec['activeDeadlineSeconds'])})`);
+    driver['template'] = { ...tpl, spec: { ...tplSpec, activeDeadlineSeconds: Math.max(1, Math.ceil(ms / 1000)) } };
     notes.push(`job.timeout ${input.job.timeout}: the driver pod's activeDeadlineSeconds (the application fails when it passes)`);
   }
   if (input.job.command !== undefined) notes.push('job.command is not used: the Spark operator runs spark-submit');

@@ -13,7 +13,7 @@ import { newRunId } from '../../core/run-id.js';
 import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, RunStatus, WaitCallbacks } from '../../core/target.js';
 import { abortableSleep } from '../../infra/sleep.js';
 import { clusterOfHandle, LOG_RESUMES, readLog, withoutPunycodeWarning, type LogMark } from '../kubernetes-job/adapter.js';
-import { createOrFollow } from '../kubernetes-job/apply.js';
+import { assertSameRun, createOrFollow } from '../kubernetes-job/apply.js';
 import { loadCluster, type KubeApi, type KubeCluster, type Obj, type WatchEvent } from '../kubernetes-job/client.js';
 import { podRunStatus, type PodView } from './kube.js';
 import { SPARK_APPLICATION, sparkApplicationManifest, type SparkAppManifest } from './operator-manifest.js';
@@ -39,13 +39,18 @@ function clusterFor(input: Input, ctx: RunContext): KubeCluster {
 /** `k8s://HOST:PORT` and `k8s://https://HOST:PORT/` as one URL, for comparing with the kubeconfig's server. */
 function serverOf(master: string): string {
   const rest = master.replace(/^k8s:\/\//, '');
-  return (/^https?:\/\//.test(rest) ? rest : `https://${rest}`).replace(/\/+$/, '').toLowerCase();
+  return sameServer(/^https?:\/\//.test(rest) ? rest : `https://${rest}`);
+}
+
+/** A server URL without its trailing / and default port, lowercased. */
+function sameServer(url: string): string {
+  return url.replace(/\/+$/, '').toLowerCase().replace(/^(https:\/\/[^/]+):443$/, '$1').replace(/^(http:\/\/[^/]+):80$/, '$1');
 }
 
 /** A k8s:// master given with submit: operator must name the cluster ferry talks to. */
 function checkMaster(input: Input, cluster: KubeCluster): void {
   const m = input.config.master;
-  if (m === undefined || serverOf(m) === cluster.server.replace(/\/+$/, '').toLowerCase()) return;
+  if (m === undefined || serverOf(m) === sameServer(cluster.server)) return;
   throw problemAt(input, 'SPARK_MASTER_INVALID', 'master', `master ${m} is not the API server of the kubeconfig's context ${cluster.context} (${cluster.server}), where submit: operator creates the SparkApplication`, [
     'leave master out (the kubeconfig decides), or set kubernetes.context to the context of that cluster',
   ]);
@@ -127,6 +132,7 @@ export async function operatorDeploy(input: Input, ctx: RunContext): Promise<Han
   await validate(m, input);
   if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `creating SparkApplication ${m.name}`);
   const api = cluster.api;
+  await checkTemplatesKept(api, ns, m, input);
   const { obj, adopted } = await createOrFollow(
     {
       kind: KIND.kind,
@@ -136,9 +142,13 @@ export async function operatorDeploy(input: Input, ctx: RunContext): Promise<Han
       hash: m.hash,
       create: () => api.createCustom(KIND, ns, m.app),
       read: () => api.readCustom(KIND, ns, m.name),
-      remove: () => api.deleteCustom(KIND, ns, m.name),
+      remove: async () => {
+        const old = await api.readCustom(KIND, ns, m.name);
+        if (old !== undefined) await removeApp(api, ns, m.name, old, ctx);
+      },
       ended: (o) => appEnded(o),
       code: 'SPARK_APP_CONFLICT',
+      where: `${input.locate?.(['targets', input.target, 'name']) ?? input.file} (targets.${input.target}.name)`,
     },
     ctx,
   );
@@ -160,8 +170,56 @@ export async function operatorDeploy(input: Input, ctx: RunContext): Promise<Han
       kubeconfig: kubeconfig === undefined ? '' : path.resolve(path.dirname(path.resolve(ctx.cwd, input.file)), kubeconfig),
       server: cluster.server,
       config: input.file,
+      uid: ((obj['metadata'] ?? {}) as { uid?: string }).uid ?? '',
     },
   };
+}
+
+/** How long ferry waits for an old driver pod to go before it creates the application again. */
+const POD_GONE_WAIT_MS = 60_000;
+
+/**
+ * Deletes the application (only this one: the uid precondition) and its driver pod. The pod is
+ * deleted by ferry too: it is owned by the application only where the operator (or, before
+ * 2.2, its webhook) set that owner reference, and without it the driver would run on. Spark's
+ * executors are owned by the driver pod, so they go with it. With `waitForPod`, ferry waits until
+ * the pod is gone: the operator names the next run's driver pod the same, and refuses to submit
+ * while the old one is there ("driver pod already exist").
+ */
+async function removeApp(api: KubeApi, ns: string, name: string, app: Obj, ctx: RunContext, waitForPod = true): Promise<boolean> {
+  const uid = ((app['metadata'] ?? {}) as { uid?: string }).uid;
+  const deleted = await api.deleteCustom(KIND, ns, name, uid);
+  const podName = driverPodOf(app, name);
+  const pod = (await api.readPod(ns, podName)) as (PodView & { metadata?: { labels?: Record<string, string>; ownerReferences?: { uid?: string }[] } }) | undefined;
+  // The application's own driver pod: the operator's label, and no owner but this application.
+  const ours = pod !== undefined && pod.metadata?.labels?.['sparkoperator.k8s.io/app-name'] === name && (pod.metadata.ownerReferences ?? []).every((o) => o.uid === uid);
+  if (ours) await api.deletePod(ns, podName);
+  if (waitForPod && ours) {
+    const until = Date.now() + POD_GONE_WAIT_MS;
+    while (Date.now() < until && (await api.readPod(ns, podName)) !== undefined) await abortableSleep(500, ctx.signal);
+  }
+  return deleted;
+}
+
+/**
+ * Pod templates (and job.timeout, which rides on the driver's) are spec.driver/executor.template,
+ * which the operator's CRD has from 2.1 on. An older CRD's API server drops an unknown field
+ * without an error, so a server-side dry run (nothing is stored) shows whether it would be kept.
+ */
+async function checkTemplatesKept(api: KubeApi, ns: string, m: SparkAppManifest, input: Input): Promise<void> {
+  const templateOf = (app: Obj, role: string): unknown => ((((app['spec'] ?? {}) as Obj)[role] ?? {}) as Obj)['template'];
+  const roles = ['driver', 'executor'].filter((r) => templateOf(m.app, r) !== undefined);
+  if (roles.length === 0) return;
+  const dry = await api.createCustom(KIND, ns, m.app, { dryRun: true });
+  // Already there: the same spec ran before, when this check passed.
+  if (dry === 'exists') return;
+  const dropped = roles.filter((r) => templateOf(dry, r) === undefined);
+  if (dropped.length === 0) return;
+  const what = input.job.timeout !== undefined && dropped.includes('driver') ? 'job.timeout and the pod templates' : 'the pod templates';
+  throw unavailableError('SPARK_OPERATOR_TOO_OLD', `the cluster's SparkApplication resource has no ${dropped.map((r) => `spec.${r}.template`).join(' or ')}: its Spark operator is older than 2.1, and ${what} would be dropped without a word`, {
+    where: `${input.file} (targets.${input.target}.submit)`,
+    suggestions: ['upgrade the Spark operator (kubeflow/spark-operator) to 2.1 or newer', `or remove ${input.job.timeout !== undefined ? 'job.timeout and ' : ''}kubernetes.driverPodTemplate / executorPodTemplate`],
+  });
 }
 
 interface AppStatus {
@@ -184,16 +242,20 @@ const driverPodOf = (app: Obj, name: string): string => appStatusOf(app).driverI
  * The run's status from the SparkApplication's applicationState, with the driver pod's exit code
  * and, while the application waits, the pod's stuck reason (ImagePullBackOff, Unschedulable).
  */
-export function appRunStatus(app: Obj, pod: PodView | undefined): RunStatus {
+export function appRunStatus(app: Obj, pod: PodView | undefined, now = Date.now()): RunStatus {
   const state = stateOf(app);
   const message = appStatusOf(app).applicationState?.errorMessage;
   const driver = pod === undefined ? undefined : podRunStatus(pod);
+  // job.timeout is the driver pod's activeDeadlineSeconds: the kubelet kills the pod, and the
+  // operator reports only the container's exit code.
+  const overdue = (pod?.status as { reason?: string } | undefined)?.reason === 'DeadlineExceeded';
   switch (state) {
     case 'COMPLETED':
       return { state: 'succeeded', phase: state, exitCode: driver?.exitCode ?? 0 };
     case 'FAILED':
     case 'SUBMISSION_FAILED': {
-      const reason = message !== undefined && message !== '' ? message : (driver?.reason ?? state);
+      const said = message !== undefined && message !== '' ? message : (driver?.reason ?? state);
+      const reason = overdue ? `job.timeout exceeded: the driver pod was active longer than its activeDeadlineSeconds (${said})` : said;
       return { state: 'failed', phase: state, ...(driver?.exitCode !== undefined && driver.exitCode !== 0 ? { exitCode: driver.exitCode } : {}), reason };
     }
     case 'RUNNING':
@@ -204,6 +266,11 @@ export function appRunStatus(app: Obj, pod: PodView | undefined): RunStatus {
     default: {
       // '' (new), SUBMITTED, PENDING_RERUN, INVALIDATING: the driver has not started.
       const phase = state === '' ? 'NEW' : state;
+      const created = Date.parse(String(((app['metadata'] ?? {}) as { creationTimestamp?: string | Date }).creationTimestamp ?? ''));
+      if (state === '' && Number.isFinite(created) && now - created > UNPICKED_MS) {
+        const ns = ((app['metadata'] ?? {}) as { namespace?: string }).namespace ?? '';
+        return { state: 'pending', phase, reason: `the Spark operator has not picked the application up after ${String(Math.round((now - created) / 1000))} s: is it running, and does it watch namespace ${ns} (its spark.jobNamespaces)?` };
+      }
       if (driver?.state === 'pending' && driver.reason !== undefined) return { state: 'pending', phase: `${phase}: driver pod ${driver.phase ?? 'Pending'}`, reason: driver.reason };
       return { state: 'pending', phase };
     }
@@ -213,6 +280,9 @@ export function appRunStatus(app: Obj, pod: PodView | undefined): RunStatus {
 function refOf(h: Handle): { ns: string; name: string } {
   return { ns: h.ref['namespace'] ?? 'default', name: h.ref['appName'] ?? '' };
 }
+
+/** How long a new application may wait for the operator before ferry says so. */
+const UNPICKED_MS = 15_000;
 
 const gone = (ns: string, name: string): RunStatus => ({ state: 'cancelled', phase: 'Deleted', reason: `SparkApplication ${ns}/${name} was deleted` });
 
@@ -226,6 +296,7 @@ export async function operatorStatus(h: Handle, ctx: RunContext): Promise<RunSta
   const app = await api.readCustom(KIND, ns, name);
   // `ferry cancel` deletes the SparkApplication: one that is gone was cancelled (by ferry or kubectl).
   if (app === undefined) return gone(ns, name);
+  assertSameRun(h, app, KIND.kind);
   const state = stateOf(app);
   const pod = state === '' ? undefined : await driverPod(api, ns, app, name);
   return appRunStatus(app, pod);
@@ -253,6 +324,7 @@ export async function operatorWait(h: Handle, cb: WaitCallbacks, ctx: RunContext
     cb.onChange(s);
     return s;
   }
+  assertSameRun(h, first, KIND.kind);
   // Shared with the watch callback and the pod checks, which change it between awaits.
   const w = { app: first, pod: undefined as PodView | undefined, last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0 };
   const report = (): void => {
@@ -273,9 +345,9 @@ export async function operatorWait(h: Handle, cb: WaitCallbacks, ctx: RunContext
       while (!stopAll.aborted) {
         await abortableSleep(delay, stopAll).catch(() => undefined);
         if (isAborted(stopAll)) break;
-        if (w.last.state === 'pending' && stateOf(w.app) !== '') {
+        if (w.last.state === 'pending') {
           try {
-            w.pod = await driverPod(api, ns, w.app, name);
+            if (stateOf(w.app) !== '') w.pod = await driverPod(api, ns, w.app, name);
             report();
           } catch (e) {
             ctx.reporter.debug(`reading the driver pod: ${e instanceof Error ? e.message : String(e)}`);
@@ -373,6 +445,7 @@ export async function* operatorLogs(h: Handle, opts: LogOptions, ctx: RunContext
         suggestions: ['deleted by ferry cancel or kubectl; nothing is left to read'],
       });
     }
+    assertSameRun(h, app, KIND.kind);
     podName = driverPodOf(app, name);
     pod = stateOf(app) === '' ? undefined : ((await api.readPod(ns, podName)));
     const started = pod !== undefined && podRunStatus(pod).state !== 'pending';
@@ -402,11 +475,13 @@ export async function operatorCancel(h: Handle, ctx: RunContext): Promise<Cancel
   const { ns, name } = refOf(h);
   const app = await api.readCustom(KIND, ns, name);
   if (app === undefined) return { action: 'none', before: 'cancelled', phase: 'Deleted' };
+  assertSameRun(h, app, KIND.kind);
   const s = appRunStatus(app, undefined);
-  if (s.state === 'succeeded' || s.state === 'failed') return { action: 'none', before: s.state, ...(s.phase !== undefined ? { phase: s.phase } : {}) };
-  // The operator's driver pod is owned by the SparkApplication and the executors by the driver
-  // pod: deleting it with propagation Background removes them all.
-  await api.deleteCustom(KIND, ns, name);
-  return { action: 'delete SparkApplication', before: s.state, ...(s.phase !== undefined ? { phase: s.phase } : {}) };
+  const phase = s.phase !== undefined ? { phase: s.phase } : {};
+  if (s.state === 'succeeded' || s.state === 'failed') return { action: 'none', before: s.state, ...phase };
+  // The driver has ended and the operator is recording it: deleting now would only lose the result.
+  if (s.phase === 'SUCCEEDING' || s.phase === 'FAILING') return { action: 'none', before: s.state, ...phase };
+  if (!(await removeApp(api, ns, name, app, ctx, false))) return { action: 'none', before: 'cancelled', phase: 'Deleted' };
+  return { action: 'delete SparkApplication', before: s.state, ...phase };
 }
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { JobController } from './job-controller.js';
-import { FakeSparkOperator } from './spark-operator.js';
+import { FakeSparkOperator, type FakeSparkOperatorOptions } from './spark-operator.js';
 import type { PodMatcher, PodScript, ScriptSource, Timing } from './kubelet.js';
 import { Kubelet } from './kubelet.js';
 import type { Fault, RecordedRequest, ServerState } from './server.js';
@@ -50,8 +50,12 @@ export interface FakeKubeOptions {
   token?: string;
   /** What /version reports; default 1.31. */
   version?: { major: string; minor: string };
-  /** Install the Kubernetes Spark operator: its SparkApplication resource is served and run. */
-  sparkOperator?: boolean;
+  /**
+   * Install the Kubernetes Spark operator: its SparkApplication resource is served and run. With
+   * `templates: false`, its CRD predates spec.driver/executor.template (operator before 2.1), and
+   * the API server drops those fields.
+   */
+  sparkOperator?: boolean | (FakeSparkOperatorOptions & { templates?: boolean });
 }
 
 export interface FakeKubeControls {
@@ -102,7 +106,8 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const timing: Timing = { pendingMs: 10, lineDelayMs: 5, delayMs: 10, ...opts.timing };
   const kubelet = new Kubelet(store, timing, secondMs);
   const controller = new JobController(store, secondMs);
-  const sparkOperator = opts.sparkOperator === true ? new FakeSparkOperator(store) : undefined;
+  const opOpts = opts.sparkOperator === true ? {} : opts.sparkOperator === false ? undefined : opts.sparkOperator;
+  const sparkOperator = opOpts === undefined ? undefined : new FakeSparkOperator(store, opOpts);
   const namespace = opts.namespace ?? 'default';
   for (const ns of new Set([...(opts.namespaces ?? ['default', 'kube-system']), namespace])) {
     store.create('namespaces', { metadata: { name: ns }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
@@ -122,6 +127,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     secondMs,
     version: opts.version ?? { major: '1', minor: '31' },
     sparkOperator: sparkOperator !== undefined,
+    sparkTemplates: opOpts?.templates !== false,
     serverAddress: () => address,
   };
   const handler = createHandler(state);

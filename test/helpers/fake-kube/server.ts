@@ -18,7 +18,7 @@ import {
   status,
 } from './protocol.js';
 import type { KubeObject, ObjectMeta, Resource, Store, StoreEvent } from './store.js';
-import { RESOURCES } from './store.js';
+import { qualifiedResource, RESOURCES } from './store.js';
 import type { ValidationRecord } from './validate.js';
 import { validateManifest } from './validate.js';
 
@@ -108,6 +108,8 @@ export interface ServerState {
   version: { major: string; minor: string };
   /** The Spark operator's CRD is installed: sparkapplications are served. */
   sparkOperator: boolean;
+  /** Its CRD has spec.driver/executor.template (operator 2.1 on); else the API server prunes them. */
+  sparkTemplates: boolean;
   serverAddress: () => string;
 }
 
@@ -397,7 +399,12 @@ async function dispatch(
       sendStatus(res, notFound(resource, name));
       return;
     }
-    const opts = (body ?? {}) as { propagationPolicy?: string; orphanDependents?: boolean };
+    const opts = (body ?? {}) as { propagationPolicy?: string; orphanDependents?: boolean; preconditions?: { uid?: string; resourceVersion?: string } };
+    const pre = opts.preconditions;
+    if (pre?.uid !== undefined && pre.uid !== current.metadata.uid) {
+      sendStatus(res, status(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(resource)} "${name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`, { name, group: info.group, kind: resource }));
+      return;
+    }
     const orphanFlag = query.orphanDependents ?? (opts.orphanDependents === undefined ? undefined : String(opts.orphanDependents));
     // Jobs default to orphaning their pods when deleted through the API (kubectl asks for Background).
     const policy = query.propagationPolicy ?? opts.propagationPolicy ?? (orphanFlag === 'false' ? 'Background' : resource === 'jobs' ? 'Orphan' : 'Background');
@@ -435,7 +442,11 @@ function deleteWithPolicy(state: ServerState, resource: Resource, namespace: str
     store.remove(resource, namespace, name);
   } else if (policy === 'Background') {
     store.remove(resource, namespace, name);
-    setImmediate(removePods); // the garbage collector catches up shortly after
+    // The garbage collector catches up shortly after: for a SparkApplication's driver pod the
+    // delay is made visible, so that a re-run that does not wait for the old pod fails as it would
+    // on a cluster ("driver pod already exist").
+    if (resource === 'sparkapplications') setTimeout(removePods, 300);
+    else setImmediate(removePods);
   } else {
     store.mutate(resource, namespace, name, (o) => {
       o.metadata.deletionTimestamp = now;
@@ -542,6 +553,10 @@ function create(state: ServerState, resource: Resource, namespace: string | unde
   // Before 1.29 (1.28: an alpha behind a gate that is off) the API server drops a field it does not
   // serve instead of refusing it: backoffLimitPerIndex vanishes from the stored Job.
   if (resource === 'jobs' && Number(state.version.minor) < 29) Reflect.deleteProperty((normalized.spec ?? {}), 'backoffLimitPerIndex');
+  // A structural CRD prunes fields its schema does not have, without an error.
+  if (resource === 'sparkapplications' && !state.sparkTemplates) {
+    for (const role of ['driver', 'executor']) Reflect.deleteProperty(((normalized.spec ?? {}) as Record<string, object>)[role] ?? {}, 'template');
+  }
   if (store.get(resource, namespace, name)) {
     sendStatus(res, alreadyExists(resource, name));
     return;

@@ -27,6 +27,16 @@ interface AppSpec {
   };
 }
 
+export interface FakeSparkOperatorOptions {
+  /** The namespaces it watches (spark.jobNamespaces); default all. Elsewhere applications stay new. */
+  namespaces?: string[];
+  /**
+   * Whether the driver pod is owned by its application (the operator sets the owner reference from
+   * 2.2 on; before, only its webhook did); default true. Without, deleting the application leaves it.
+   */
+  ownsDriverPod?: boolean;
+}
+
 export class FakeSparkOperator {
   /** Applications whose submission fails: name (or RegExp) → the error message. */
   private readonly failures: { matcher: string | RegExp; message: string }[] = [];
@@ -34,7 +44,10 @@ export class FakeSparkOperator {
     this.onEvent(ev);
   };
 
-  constructor(private readonly store: Store) {
+  constructor(
+    private readonly store: Store,
+    private readonly opts: FakeSparkOperatorOptions = {},
+  ) {
     store.events.on('event', this.listener);
   }
 
@@ -56,13 +69,22 @@ export class FakeSparkOperator {
       return;
     }
     if (ev.resource !== 'pods' || ev.type === 'ADDED') return;
-    const owner = ev.object.metadata.ownerReferences?.find((o) => o.kind === 'SparkApplication' && o.apiVersion === GV);
-    if (owner !== undefined) this.sync(ev.object.metadata.namespace ?? 'default', owner.name, owner.uid, ev.object, ev.type === 'DELETED');
+    // As the operator does: the driver pod is the application's by its labels (app name and the
+    // submission's id), whether or not it owns the pod.
+    const labels = ev.object.metadata.labels ?? {};
+    const appName = labels['sparkoperator.k8s.io/app-name'];
+    const submission = labels['sparkoperator.k8s.io/submission-id'];
+    if (appName !== undefined && submission !== undefined && labels['spark-role'] === 'driver') this.sync(ev.object.metadata.namespace ?? 'default', appName, submission, ev.object, ev.type === 'DELETED');
   }
 
   private app(ns: string, name: string, uid: string): KubeObject | undefined {
     const app = this.store.get('sparkapplications', ns, name);
     return app?.metadata.uid === uid ? app : undefined;
+  }
+
+  private appOfSubmission(ns: string, name: string, submission: string): KubeObject | undefined {
+    const app = this.store.get('sparkapplications', ns, name);
+    return ((app?.status ?? {}) as { submissionID?: string }).submissionID === submission ? app : undefined;
   }
 
   private setStatus(ns: string, name: string, status: Obj): void {
@@ -74,9 +96,15 @@ export class FakeSparkOperator {
   private submit(ns: string, name: string, uid: string): void {
     const app = this.app(ns, name, uid);
     if (app === undefined) return;
+    if (this.opts.namespaces !== undefined && !this.opts.namespaces.includes(ns)) return; // not watched: stays new
     const failure = this.failures.find((f) => (typeof f.matcher === 'string' ? f.matcher === name : f.matcher.test(name)));
-    if (failure !== undefined) {
-      this.setStatus(ns, name, { applicationState: { state: 'SUBMISSION_FAILED', errorMessage: failure.message }, submissionAttempts: 1, lastSubmissionAttemptTime: stamp() });
+    const podName = `${name}-driver`;
+    // spark-submit fails when a pod of the driver's name is there (a previous run's, not yet removed).
+    const message = failure?.message ?? (this.store.get('pods', ns, podName) !== undefined ? 'failed to run spark-submit: driver pod already exist' : undefined);
+    if (message !== undefined) {
+      // With restartPolicy Never the failed submission is final: SUBMISSION_FAILED, then FAILED.
+      this.setStatus(ns, name, { applicationState: { state: 'SUBMISSION_FAILED', errorMessage: message }, submissionAttempts: 1, lastSubmissionAttemptTime: stamp() });
+      this.setStatus(ns, name, { applicationState: { state: 'FAILED', errorMessage: message }, terminationTime: stamp() });
       return;
     }
     const spec = (app.spec ?? {}) as AppSpec;
@@ -84,7 +112,7 @@ export class FakeSparkOperator {
     const tpl = d.template ?? {};
     const [first, ...sidecars] = tpl.spec?.containers ?? [];
     const appId = `spark-${uid.replace(/-/g, '').slice(0, 32)}`;
-    const podName = `${name}-driver`;
+    const submissionID = `${uid.slice(0, 8)}-${String(Date.now() % 100000)}`;
     const container: Obj = {
       ...(first ?? {}),
       // Spark keeps a template container's name for the driver; its own is spark-kubernetes-driver.
@@ -106,8 +134,9 @@ export class FakeSparkOperator {
           'spark-app-selector': appId,
           'sparkoperator.k8s.io/app-name': name,
           'sparkoperator.k8s.io/launched-by-spark-operator': 'true',
+          'sparkoperator.k8s.io/submission-id': submissionID,
         },
-        ownerReferences: [{ apiVersion: GV, kind: 'SparkApplication', name, uid, controller: true, blockOwnerDeletion: true }],
+        ...(this.opts.ownsDriverPod === false ? {} : { ownerReferences: [{ apiVersion: GV, kind: 'SparkApplication', name, uid, controller: true, blockOwnerDeletion: true }] }),
       },
       spec: {
         ...(tpl.spec ?? {}),
@@ -122,13 +151,14 @@ export class FakeSparkOperator {
       applicationState: { state: 'SUBMITTED' },
       driverInfo: { podName },
       sparkApplicationId: appId,
+      submissionID,
       submissionAttempts: 1,
       lastSubmissionAttemptTime: stamp(),
     });
   }
 
-  private sync(ns: string, name: string, uid: string, pod: KubeObject, deleted: boolean): void {
-    const app = this.app(ns, name, uid);
+  private sync(ns: string, name: string, submission: string, pod: KubeObject, deleted: boolean): void {
+    const app = this.appOfSubmission(ns, name, submission);
     if (app === undefined) return;
     const state = ((app.status ?? {}) as { applicationState?: { state?: string } }).applicationState?.state ?? '';
     if (['COMPLETED', 'FAILED', 'SUBMISSION_FAILED'].includes(state)) return;
@@ -150,11 +180,8 @@ export class FakeSparkOperator {
       this.setStatus(ns, name, { applicationState: { state: 'SUCCEEDING' } });
       this.setStatus(ns, name, { applicationState: { state: 'COMPLETED' }, terminationTime: stamp() });
     } else if (st.phase === 'Failed') {
-      fail(
-        st.reason === 'DeadlineExceeded'
-          ? `driver pod failed: ${st.message ?? st.reason}`
-          : `driver container failed with ExitCode: ${String(terminated?.exitCode ?? 1)}, Reason: ${terminated?.reason ?? 'Error'}`,
-      );
+      // The operator's own words, which name the container's exit, never the pod's reason (DeadlineExceeded).
+      fail(`driver container failed with ExitCode: ${String(terminated?.exitCode ?? 1)}, Reason: ${terminated?.reason ?? 'Error'}`);
     }
   }
 }
