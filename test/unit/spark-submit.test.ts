@@ -217,6 +217,20 @@ describe('bad input: a coded error at its key, before anything runs', () => {
     expect(e.exitCode).toBe(78);
   });
 
+  it.each(['spark.master=local', 'spark.kubernetes.container.image=other', 'spark.app name', 'spark.x\ty', ' spark.ui.enabled'])('a conf key with = or white space (spark-submit splits --conf at the first =): %j', (key) => {
+    const e = failure({ ...base, conf: { [key]: 'x' } });
+    expect([e.code, e.exitCode]).toEqual(['SPARK_CONF_INVALID', 78]);
+    expect(e.where).toMatch(/\(targets\.nightly\.conf\./);
+  });
+
+  it.each(['512 m', '2 g', '1.5g', '2Gi', '512mib', '-1g', '1 024m'])('a size Spark would refuse (JavaUtils.byteStringAs): %j', (value) => {
+    expect(failure({ ...base, conf: { 'spark.executor.memoryOverhead': value } }).code).toBe('SPARK_CONF_INVALID');
+  });
+
+  it.each(['512', '512m', '512M', '2g', '2GB', '1t', '1pb', '100k', '100kb', '4096b', ' 2g '])('a size Spark reads: %j', (value) => {
+    expect(confs(submit({ ...base, conf: { 'spark.executor.memoryOverhead': value } }).argv)['spark.executor.memoryOverhead']).toBe(value);
+  });
+
   it('a conf that repeats a typed key only when both are set', () => {
     expect(failure({ ...base, driver: { memory: '1g' }, conf: { 'spark.driver.memory': '2g' } }).code).toBe('SPARK_CONF_CONFLICT');
     expect(confs(submit({ ...base, conf: { 'spark.driver.memory': '2g' } }).argv)['spark.driver.memory']).toBe('2g');

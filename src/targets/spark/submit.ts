@@ -182,8 +182,9 @@ function confTypeOk(type: ConfType, v: string | number | boolean): boolean {
     case 'boolean':
       return s === 'true' || s === 'false';
     case 'size':
-      // Spark's byte strings: a number with an optional b, k, m, g, t, p suffix (kb, mb, … too).
-      return /^\d+\s*([kmgtp]?b?|[kmgtp]i?b?)?$/i.test(s) && !/i/i.test(s);
+      // What Spark's JavaUtils.byteStringAs takes (after its trim): digits, then at once an optional
+      // b, k, kb, m, mb, g, gb, t, tb, p or pb in any case. No space, fraction or Kubernetes "Gi".
+      return /^\d+(b|[kmgtp]b?)?$/i.test(s);
     case 'duration':
       return /^\d+\s*(us|ms|s|m|min|h|d)?$/i.test(s);
   }
@@ -192,7 +193,7 @@ function confTypeOk(type: ConfType, v: string | number | boolean): boolean {
 const CONF_HELP: Record<ConfType, string> = {
   int: 'a whole number',
   boolean: 'true or false',
-  size: 'a size as Spark writes it: 512m, 2g (b, k, m, g, t)',
+  size: 'a size as Spark writes it, digits then a unit with no space: 512m, 2g (b, k, m, g, t, p; kb, mb, … too)',
   duration: 'a duration as Spark writes it: 120s, 5min, 1h',
 };
 
@@ -312,6 +313,11 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
   // Conf: Spark keys only, none of ferry's, none twice, common ones of the right type.
   for (const [key, value] of Object.entries(c.conf)) {
     const where = `conf.${key}`;
+    // spark-submit splits --conf K=V at the first =, so "spark.master=local" would set spark.master
+    // past the checks below; white space in a key is never a Spark setting either.
+    if (/[=\s]/.test(key)) {
+      throw problem('SPARK_CONF_INVALID', where, `conf key ${JSON.stringify(key)} has ${key.includes('=') ? 'an =' : 'white space'} in it, which spark-submit would read as another key`, 'write the Spark key alone as the conf key and its value as the value: {spark.sql.shuffle.partitions: 64}');
+    }
     if (!key.startsWith('spark.')) {
       throw problem('SPARK_CONF_INVALID', where, `conf key ${key} does not start with spark. (spark-submit ignores such keys with a warning)`, 'write the full Spark key, e.g. spark.sql.shuffle.partitions; Hadoop settings are spark.hadoop.*');
     }
