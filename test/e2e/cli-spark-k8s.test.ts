@@ -17,6 +17,8 @@ import { sparkTestImage, type SparkBaseImage } from '../helpers/spark-image.js';
  * kubelet "runs" the driver by script (log lines, exit code), status/logs/cancel read and delete it.
  * Bad input fails before any build or container, with its code and ferry.yaml position.
  */
+/** A job.env value that stands for a secret: it must reach the pods and never be shown. */
+const TOKEN = 'tok-5ecret=value x';
 let base: SparkBaseImage | undefined;
 let kube: FakeKube | undefined;
 let work = '';
@@ -46,7 +48,7 @@ const explain = (r: CliResult): string =>
 
 function header(): string {
   if (base === undefined) throw new Error('not set up');
-  return ['apiVersion: ferry/v1', 'image:', `  name: ${base.registry.host}/team/spark-k8s`, 'registries:', `  "${base.registry.host}": {insecure: true}`, 'job:', '  env: {LEVEL: info}', '  args: [--day, "2024-01-01"]', 'targets:'].join('\n');
+  return ['apiVersion: ferry/v1', 'image:', `  name: ${base.registry.host}/team/spark-k8s`, 'registries:', `  "${base.registry.host}": {insecure: true}`, 'job:', `  env: {LEVEL: info, API_TOKEN: "${TOKEN}"}`, '  args: [--day, "2024-01-01"]', 'targets:'].join('\n');
 }
 
 beforeAll(async () => {
@@ -121,7 +123,9 @@ describe('ferry deploy to a k8s:// master: real spark-submit in cluster mode aga
     expect(pod.spec?.serviceAccountName).toBe('spark');
     expect(pod.spec?.nodeSelector).toEqual({ pool: 'spark' });
     expect(pod.metadata.labels).toMatchObject({ team: 'data', 'from-template': 'yes', 'spark-role': 'driver' });
-    expect(c?.env).toEqual(expect.arrayContaining([{ name: 'LEVEL', value: 'info' }]));
+    // job.env reaches the driver through the properties file ferry mounts (not spark-submit's argv).
+    expect(c?.env).toEqual(expect.arrayContaining([{ name: 'LEVEL', value: 'info' }, { name: 'API_TOKEN', value: TOKEN }]));
+    expect(r.stderr).not.toContain(TOKEN);
     expect(c?.args).toEqual(expect.arrayContaining(['driver', 'local:///app/wordcount.py', '--day', '2024-01-01']));
     // The Spark conf spark-submit hands the driver (a config map it created) carries the executors' settings.
     const maps = kube?.controls.list('configmaps', 'spark-jobs') ?? [];
@@ -172,6 +176,11 @@ describe('ferry deploy to a k8s:// master: real spark-submit in cluster mode aga
     const line = JSON.stringify(envelope(r).result);
     expect(line).toMatch(/spark\.kubernetes\.container\.image=[^"]+@sha256:[0-9a-f]{64}/);
     expect(line).toContain('--deploy-mode","cluster"');
+    // job.env: keys only, values redacted, in the JSON and on stderr.
+    expect(line).not.toContain(TOKEN);
+    expect(r.stderr).not.toContain(TOKEN);
+    expect(line).toContain('spark.kubernetes.driverEnv.API_TOKEN=<redacted>');
+    expect(line).toContain('"--properties-file","/ferry/conf/spark-submit.properties"');
     expect(kube?.controls.list('pods').length).toBe(before);
   });
 });

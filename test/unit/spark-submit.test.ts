@@ -92,11 +92,17 @@ describe('a standalone master: client mode in the container', () => {
     expect(s.argv.slice(0, 6)).toEqual(['--master', 'spark://m:7077', '--deploy-mode', 'client', '--name', 'ferry-nightly']);
     expect(s.argv).toEqual(expect.arrayContaining(['--py-files', 'local:///app/lib.zip,s3a://bucket/dep.py', '--packages', 'org.apache.spark:spark-avro_2.13:4.0.0']));
     expect(s.argv).toEqual(expect.arrayContaining(['--driver-memory', '1024m', '--executor-memory', '3072m', '--executor-cores', '2']));
-    expect(confs(s.argv)).toMatchObject({ 'spark.executorEnv.LEVEL': 'debug', 'spark.sql.shuffle.partitions': '8', 'spark.eventLog.enabled': 'false' });
+    expect(confs(s.argv)).toMatchObject({ 'spark.sql.shuffle.partitions': '8', 'spark.eventLog.enabled': 'false' });
+    // job.env's values are on no command line: the executors get them from a properties file.
+    expect(s.argv.join(' ')).not.toContain('debug');
+    expect(s.argv).toEqual(expect.arrayContaining(['--properties-file', '/ferry/conf/spark-submit.properties']));
+    expect(s.jobEnv).toEqual({ keys: ['LEVEL'], container: true, properties: [{ name: 'spark.executorEnv.LEVEL', env: 'LEVEL' }] });
     // The app from the project is mounted read-only; application args come last.
     expect(s.argv.slice(-3)).toEqual(['/ferry/files/0/job.py', '--date', '2024-01-01']);
     expect(s.container.volumes).toEqual([{ source: path.join(dir, 'job.py'), named: false, target: '/ferry/files/0/job.py', readOnly: true, options: [] }]);
-    expect(s.container.env).toEqual([['LEVEL', 'debug']]);
+    // Not even in the container's planned environment: deploy adds the values (private-files.ts).
+    expect(s.container.env).toEqual([]);
+    expect(JSON.stringify(s)).not.toContain('debug');
     expect(s.container.network).toBe('host');
     expect(s.container.command).toEqual(['spark-submit']);
     expect(s.container.name).toBe(`ferry-spark-nightly-${RUN_ID}`);
@@ -105,9 +111,11 @@ describe('a standalone master: client mode in the container', () => {
     expect(s.imageFiles).toEqual([{ key: 'pyFiles.0', path: '/app/lib.zip' }]);
   });
 
-  it('local[*] runs everything in the container: no executor flags', () => {
-    const s = submit({ master: 'local[*]', app: 'local:///app/job.py', executor: { memory: '2g' } }, { resources: { memory: '1Gi' } });
+  it('local[*] runs everything in the container: no executor flags, job.env only in its environment', () => {
+    const s = submit({ master: 'local[*]', app: 'local:///app/job.py', executor: { memory: '2g' } }, { resources: { memory: '1Gi' }, env: { K: 'v' } });
     expect(s.argv).not.toContain('--executor-memory');
+    expect(s.argv).not.toContain('--properties-file');
+    expect(s.jobEnv).toEqual({ keys: ['K'], container: true, properties: [] });
     expect(s.notes.join('\n')).toMatch(/executor settings do not apply to a local master/);
   });
 });
@@ -137,13 +145,13 @@ describe('a Kubernetes master: cluster mode, the driver pod pinned to the pushed
       'spark.kubernetes.authenticate.driver.serviceAccountName': 'spark',
       'spark.kubernetes.container.image.pullSecrets': 'regcred',
       'spark.executor.instances': '3',
-      'spark.kubernetes.driverEnv.LEVEL': 'info',
-      'spark.executorEnv.LEVEL': 'info',
       'spark.kubernetes.driver.label.team': 'data',
       'spark.kubernetes.executor.label.team': 'data',
       'spark.kubernetes.driver.podTemplateFile': '/ferry/pod-templates/driver.yaml',
     });
     expect(s.argv.slice(-2)).toEqual(['local:///app/job.py', 'x']);
+    expect(JSON.stringify(s)).not.toContain('info');
+    expect(s.jobEnv.properties.map((p) => p.name)).toEqual(['spark.kubernetes.driverEnv.LEVEL', 'spark.executorEnv.LEVEL']);
     expect(s.kubernetes).toEqual({ namespace: 'spark-jobs', driverPod: pod, kubeconfig });
     expect(s.container.env).toEqual([['KUBECONFIG', '/ferry/kube/config']]);
     expect(s.container.volumes.map((v) => [v.source, v.target, v.readOnly])).toEqual([

@@ -20,7 +20,7 @@ import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
 import type { ContainerStatus, LocalEngine } from '../local/engine.js';
 import { STOP_GRACE_SECONDS } from '../local/engine.js';
 import type { SparkTargetConfig } from './schema.js';
-import { problemAt, sparkSubmitFor, type SparkSubmit } from './submit.js';
+import { PROPERTIES_IN_CONTAINER, problemAt, sparkSubmitFor, type SparkSubmit } from './submit.js';
 
 type Input = DeployInput<RemoteTargetConfig>;
 
@@ -78,6 +78,8 @@ export const sparkAdapter: RemoteAdapter = {
         ...payload,
         // What a person reads in `ferry plan`: the command line, as the container runs it.
         commandLine: [...submit.container.command, ...submit.argv],
+        // job.env's values may be secrets: the plan shows where each key goes, never its value.
+        ...(submit.jobEnv.keys.length === 0 ? {} : { jobEnv: jobEnvShown(submit) }),
       },
     });
     if (submit.kubernetes !== undefined) {
@@ -124,13 +126,14 @@ export const sparkAdapter: RemoteAdapter = {
       labels: p.submit.container.labels,
     };
     const base = { id: p.runId, target: input.target, type: 'spark', image: input.image.ref, createdAt: new Date().toISOString() };
+    const { withPrivateFiles } = await import('./private-files.js');
     if (p.submit.kubernetes === undefined) {
-      await engine.detached.start(spec);
+      await withPrivateFiles(spec, p.submit, si.job.env, (run) => engine.detached.start(run));
       ctx.reporter.info(`started spark-submit (${p.submit.master}, client mode) as container ${spec.name} on ${engine.address}`);
       return { ...base, ref: { driverContainer: spec.name, engine: engine.kind, master: p.submit.master, mode: p.submit.mode } };
     }
     const { submitToKubernetes } = await import('./kube.js');
-    await submitToKubernetes(engine, spec, p.submit, ctx);
+    await withPrivateFiles(spec, p.submit, si.job.env, (run) => submitToKubernetes(engine, run, p.submit, ctx));
     const k = p.submit.kubernetes;
     return {
       ...base,
@@ -168,6 +171,15 @@ export const sparkAdapter: RemoteAdapter = {
     return { action: 'stop spark-submit container', before: before.state, ...(before.phase === undefined ? {} : { phase: before.phase }) };
   },
 };
+
+/** Where job.env goes, for the plan: keys only, values redacted. */
+function jobEnvShown(submit: SparkSubmit): { containerEnv?: string[]; propertiesFile?: { path: string; entries: string[] } } {
+  const redacted = '<redacted>';
+  return {
+    ...(submit.jobEnv.container ? { containerEnv: submit.jobEnv.keys.map((k) => `${k}=${redacted}`) } : {}),
+    ...(submit.jobEnv.properties.length === 0 ? {} : { propertiesFile: { path: PROPERTIES_IN_CONTAINER, entries: submit.jobEnv.properties.map((e) => `${e.name}=${redacted}`) } }),
+  };
+}
 
 async function driverContainer(h: Handle, ctx: RunContext): Promise<ContainerStatus> {
   const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);

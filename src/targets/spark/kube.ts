@@ -7,16 +7,13 @@
  *
  * This is the only file of the Spark target that imports @kubernetes/client-node.
  */
-import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { ApiException, CoreV1Api, KubeConfig, Log, type V1Pod } from '@kubernetes/client-node';
 import type { RunContext } from '../../core/context.js';
 import { authError, dataError, FerryError, unavailableError } from '../../core/errors.js';
 import type { CancelOutcome, Handle, LogLine, LogOptions, RunStatus } from '../../core/target.js';
 import type { ContainerRun, LocalEngine } from '../local/engine.js';
-import { KUBECONFIG_IN_CONTAINER, type SparkSubmit } from './submit.js';
+import type { SparkSubmit } from './submit.js';
 
 /** The container Spark gives the driver in its pod (Spark's Constants.DEFAULT_DRIVER_CONTAINER_NAME). */
 const DRIVER_CONTAINER = 'spark-kubernetes-driver';
@@ -37,23 +34,8 @@ export async function submitToKubernetes(engine: LocalEngine, spec: ContainerRun
     },
   });
   ctx.reporter.info(`running spark-submit (cluster mode, ${submit.master}) in ${spec.image.slice(0, 19)} on ${engine.address}`);
-  // The kubeconfig is usually 0600 and the image's user is often not root (Spark's own images run
-  // as uid 185): spark-submit gets a copy it can read, in a private directory, removed afterwards.
-  const kubeconfig = spec.volumes.find((v) => v.target === KUBECONFIG_IN_CONTAINER);
-  const dir = kubeconfig === undefined ? undefined : await mkdtemp(path.join(tmpdir(), 'ferry-spark-kube-'));
-  let run = spec;
-  if (kubeconfig !== undefined && dir !== undefined) {
-    const copy = path.join(dir, 'config');
-    await copyFile(kubeconfig.source, copy);
-    await chmod(copy, 0o644);
-    run = { ...spec, volumes: spec.volumes.map((v) => (v === kubeconfig ? { ...v, source: copy } : v)) };
-  }
-  let out: Awaited<ReturnType<LocalEngine['run']>>;
-  try {
-    out = await engine.run(run, { stdout: keep, stderr: keep, signal: ctx.signal });
-  } finally {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-  }
+  // The spec has the private files already (private-files.ts: the kubeconfig copy, job.env's properties).
+  const out = await engine.run(spec, { stdout: keep, stderr: keep, signal: ctx.signal });
   if (out.interrupted !== undefined) throw new FerryError('INTERRUPTED', `spark-submit was stopped (${out.interrupted}) before it created the driver pod`, { exitCode: out.interrupted === 'SIGTERM' ? 143 : 130 });
   if (out.exitCode !== 0) {
     throw unavailableError('SPARK_SUBMIT_FAILED', `spark-submit exited with ${String(out.exitCode)} before the driver pod ran:\n  ${tail.slice(-8).join('\n  ')}`, {

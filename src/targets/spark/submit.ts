@@ -40,6 +40,13 @@ export interface SparkSubmit {
     network: string;
     labels: Record<string, string>;
   };
+  /**
+   * job.env, whose values may be secrets: never on a command line (where `ps` shows it) nor in the
+   * plan. Only its keys are here; deploy puts the values (privateFiles, private-files.ts) into the
+   * container's environment (the client-mode driver is that container) and into a properties file
+   * spark-submit reads (--properties-file), as Spark settings naming the env key they carry.
+   */
+  jobEnv: { keys: string[]; container: boolean; properties: { name: string; env: string }[] };
   /** Files the command line names in the image (local:// and file:// paths), by ferry.yaml key: checked before spark-submit runs. */
   imageFiles: { key: string; path: string }[];
   /** k8s://: the driver pod ferry names, and where it lives. */
@@ -51,6 +58,8 @@ export interface SparkSubmit {
 /** Where files the container needs from this machine are mounted. */
 const MOUNT_ROOT = '/ferry';
 export const KUBECONFIG_IN_CONTAINER = `${MOUNT_ROOT}/kube/config`;
+/** Where spark-submit finds the Spark settings that carry job.env (written by deploy, see jobEnv). */
+export const PROPERTIES_IN_CONTAINER = `${MOUNT_ROOT}/conf/spark-submit.properties`;
 
 type Input = DeployInput<SparkTargetConfig>;
 
@@ -373,12 +382,20 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
   if (input.job.timeout !== undefined) notes.push('job.timeout is not applied to Spark runs yet');
 
   const env: [string, string][] = [];
-  const jobEnv = Object.entries(input.job.env);
   // job.env reaches the driver and the executors: in client mode the driver is this container.
-  for (const [k, v] of jobEnv) {
-    if (k8s) argv.push('--conf', `spark.kubernetes.driverEnv.${k}=${v}`);
-    else env.push([k, v]);
-    if (mode !== 'local') argv.push('--conf', `spark.executorEnv.${k}=${v}`);
+  // Its values go in files deploy writes (see jobEnv), never on spark-submit's command line.
+  const envKeys = Object.keys(input.job.env);
+  const properties: SparkSubmit['jobEnv']['properties'] = [];
+  for (const k of envKeys) {
+    if (k8s) properties.push({ name: `spark.kubernetes.driverEnv.${k}`, env: k });
+    if (mode !== 'local') properties.push({ name: `spark.executorEnv.${k}`, env: k });
+  }
+  if (properties.length > 0) {
+    argv.push('--properties-file', PROPERTIES_IN_CONTAINER);
+    // Spark reads conf/spark-defaults.conf only when no --properties-file is given (Spark 4 has
+    // --load-spark-defaults for both, which Spark 3 refuses): say so, since the image's defaults
+    // then do not apply.
+    notes.push(`job.env (${envKeys.join(', ')}) reaches Spark through ${PROPERTIES_IN_CONTAINER}, a private file mounted read-only, so its values are on no command line; spark-submit then skips the image's conf/spark-defaults.conf (set those in conf:)`);
   }
 
   let kubernetes: SparkSubmit['kubernetes'];
@@ -449,6 +466,7 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
       labels: { 'dev.ferry.target': input.target, 'dev.ferry.run': sc.runId, 'dev.ferry.kind': 'spark-submit' },
     },
     ...(kubernetes === undefined ? {} : { kubernetes }),
+    jobEnv: { keys: envKeys, container: !k8s, properties },
     imageFiles,
     notes,
   };
