@@ -213,6 +213,24 @@ describe('ferry deploy to a standalone Spark master', () => {
     // machine they can pass the default 3 minutes, which once failed a CI run.
   }, 360_000);
 
+  it('job.timeout: a run still going then is stopped (the container kept), and ferry fails with RUN_TIMEOUT, exit 75', async () => {
+    // The same project with a job.timeout (after the --async test, whose master checks count ferry-sleep apps).
+    const file = path.join(project, 'ferry-timeout.yaml');
+    await writeFile(file, (await readFile(path.join(project, 'ferry.yaml'), 'utf8')).replace('\njob:\n', '\njob:\n  timeout: 15s\n'));
+    const plan = await run(['plan', 'slow', '-c', file, '--json']);
+    expect(JSON.stringify(envelope(plan).result)).toContain('job.timeout 15s: while ferry waits');
+    const r = await run(['deploy', 'slow', '-c', file, '--json']);
+    expect(r.code, explain(r)).toBe(75);
+    const e = envelope(r).error;
+    expect(e?.code).toBe('RUN_TIMEOUT');
+    expect(e?.where).toMatch(/ferry-timeout\.yaml:\d+:\d+ \(job\.timeout\)$/);
+    // Not "may still be going": it was stopped.
+    expect(r.stderr).not.toMatch(/may still be going/);
+    const st = envelope<{ state: string; exitCode: number }>(await run(['status', '--last', '--json'])).result;
+    expect(st?.state).toBe('failed');
+    expect([143, 137]).toContain(st?.exitCode);
+  }, 300_000);
+
   it('an app the image does not have: SPARK_FILE_NOT_IN_IMAGE at its key, and no spark-submit started', async () => {
     const r = await run(['deploy', 'not-in-image', '--json']);
     expect(r.code, explain(r)).toBe(78);

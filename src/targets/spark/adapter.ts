@@ -13,7 +13,9 @@
  * credentials and registry settings (as `docker run` would), then runs it by image ID.
  */
 import type { RunContext } from '../../core/context.js';
-import { dataError, FerryError, interruptedError } from '../../core/errors.js';
+import { dataError, FerryError, interruptedError, tempError } from '../../core/errors.js';
+import { parseDuration } from '../../core/quantities.js';
+import { abortableSleep } from '../../infra/sleep.js';
 import { newRunId } from '../../core/run-id.js';
 import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
@@ -126,11 +128,12 @@ export const sparkAdapter: RemoteAdapter = {
       labels: p.submit.container.labels,
     };
     const base = { id: p.runId, target: input.target, type: 'spark', image: input.image.ref, createdAt: new Date().toISOString() };
+    const deadline = deadlineRef(si);
     const { withPrivateFiles } = await import('./private-files.js');
     if (p.submit.kubernetes === undefined) {
       await withPrivateFiles(spec, p.submit, si.job.env, (run) => engine.detached.start(run));
       ctx.reporter.info(`started spark-submit (${p.submit.master}, client mode) as container ${spec.name} on ${engine.address}`);
-      return { ...base, ref: { driverContainer: spec.name, engine: engine.kind, master: p.submit.master, mode: p.submit.mode } };
+      return { ...base, ref: { driverContainer: spec.name, engine: engine.kind, master: p.submit.master, mode: p.submit.mode, ...deadline } };
     }
     const { submitToKubernetes } = await import('./kube.js');
     await withPrivateFiles(spec, p.submit, si.job.env, (run) => submitToKubernetes(engine, run, p.submit, ctx));
@@ -145,6 +148,7 @@ export const sparkAdapter: RemoteAdapter = {
         master: p.submit.master,
         mode: 'k8s',
         engine: engine.kind,
+        ...deadline,
       },
     };
   },
@@ -153,6 +157,32 @@ export const sparkAdapter: RemoteAdapter = {
     if (h.ref['mode'] === 'k8s') return (await import('./kube.js')).podStatus(h);
     const s = await driverContainer(h, ctx);
     return containerRunStatus(s);
+  },
+
+  /**
+   * Polls status as deploy would, and applies job.timeout: neither a container nor a driver pod
+   * has a deadline of its own that ferry could set for every master, so the waiting ferry stops
+   * a run that goes on past it (as `ferry run` stops a local container) and fails with RUN_TIMEOUT.
+   */
+  async wait(h, cb, ctx): Promise<RunStatus> {
+    const deadline = h.ref['deadline'] === undefined ? undefined : Date.parse(h.ref['deadline']);
+    let delay = 1000;
+    let last = '';
+    for (;;) {
+      const s = await sparkAdapter.status(h, ctx);
+      const key = `${s.state}/${s.phase ?? ''}`;
+      if (key !== last) cb.onChange?.(s);
+      last = key;
+      if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled' || cb.signal?.aborted === true) return s;
+      if (deadline !== undefined && Date.now() >= deadline) {
+        const outcome = await sparkAdapter.cancel?.(h, ctx);
+        // It ended on its own meanwhile: its own outcome is the answer.
+        if (outcome?.action === 'none') return sparkAdapter.status(h, ctx);
+        throw timedOut(h);
+      }
+      await abortableSleep(deadline === undefined ? delay : Math.min(delay, Math.max(0, deadline - Date.now())), cb.signal);
+      delay = Math.min(15_000, Math.ceil(delay * 1.5));
+    }
   },
 
   logs(h, opts, ctx): AsyncIterable<LogLine> {
@@ -171,6 +201,24 @@ export const sparkAdapter: RemoteAdapter = {
     return { action: 'stop spark-submit container', before: before.state, ...(before.phase === undefined ? {} : { phase: before.phase }) };
   },
 };
+
+/** job.timeout as the handle keeps it: when the run must have ended, and where it was set. */
+function deadlineRef(input: DeployInput<SparkTargetConfig>): Record<string, string> {
+  const text = input.job.timeout;
+  const ms = text === undefined ? undefined : parseDuration(text);
+  if (text === undefined || ms === undefined) return {};
+  return { deadline: new Date(Date.now() + ms).toISOString(), timeout: text, timeoutAt: `${input.locate?.(['job', 'timeout']) ?? input.file} (job.timeout)` };
+}
+
+/** The run went on past job.timeout and was stopped (as ferry cancel does): RUN_TIMEOUT, exit 75 as for `ferry run`. */
+function timedOut(h: Handle): FerryError {
+  const what = h.ref['mode'] === 'k8s' ? `driver pod ${h.ref['namespace'] ?? ''}/${h.ref['driverPod'] ?? ''} was deleted` : `spark-submit container ${h.ref['driverContainer'] ?? ''} was stopped (and kept for ferry logs)`;
+  return tempError('RUN_TIMEOUT', `run ${h.id} was still going after ${h.ref['timeout'] ?? ''} (job.timeout): its ${what}`, {
+    where: h.ref['timeoutAt'] ?? 'job.timeout',
+    details: { run: h.id },
+    suggestions: [`raise job.timeout, or find what made the run slow: ferry logs --id ${h.id}`],
+  });
+}
 
 /** Where job.env goes, for the plan: keys only, values redacted. */
 function jobEnvShown(submit: SparkSubmit): { containerEnv?: string[]; propertiesFile?: { path: string; entries: string[] } } {

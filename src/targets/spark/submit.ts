@@ -379,7 +379,11 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
     notes.push('executor settings do not apply to a local master: the whole application runs in the spark-submit container (set driver.memory)');
   }
   if (input.job.command !== undefined) notes.push('job.command is not used: the Spark target runs spark-submit (the sparkSubmit key)');
-  if (input.job.timeout !== undefined) notes.push('job.timeout is not applied to Spark runs yet');
+  if (input.job.timeout !== undefined) {
+    notes.push(
+      `job.timeout ${input.job.timeout}: while ferry waits, a run still going then is stopped (${k8s ? 'the driver pod deleted' : 'the spark-submit container stopped'}) and ferry fails with RUN_TIMEOUT (exit 75); not applied after --async or a detached Ctrl-C`,
+    );
+  }
 
   const env: [string, string][] = [];
   // job.env reaches the driver and the executors: in client mode the driver is this container.
