@@ -263,6 +263,11 @@ describe('ferry deploy to a standalone Spark master', () => {
       }
       // The exit code is read from the kept container (podman 4.3's API reports 0 for an auto-removed one).
       expect(st).toMatchObject({ state: 'failed', exitCode: 5 });
+      // The handle has the engine's address: a ferry without that DOCKER_HOST still finds the container there.
+      expect(h?.ref['engineAddress']).toBe(svc.dockerHost);
+      const elsewhere = await run(['status', '--id', h?.id ?? '', '--json']);
+      expect(elsewhere.code, explain(elsewhere)).toBe(0);
+      expect(envelope<{ state: string; exitCode?: number }>(elsewhere).result).toMatchObject({ state: 'failed', exitCode: 5 });
       const logs = await viaApi(['logs', '--id', h?.ref['driverContainer'] ?? '']);
       expect(logs.code, explain(logs)).toBe(0);
       expect(logs.stdout).toMatch(/^CONNECTED local-/m);

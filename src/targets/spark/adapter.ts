@@ -34,17 +34,42 @@ function sparkInput(input: Input): DeployInput<SparkTargetConfig> {
   return { ...input, config: input.config };
 }
 
-/** One engine per preference for this process: status polls would otherwise probe it every time. */
+/** One engine per preference (and address) for this process: status polls would otherwise probe it every time. */
 const engines = new Map<string, Promise<LocalEngine>>();
-async function engineFor(pref: string, ctx: RunContext): Promise<LocalEngine> {
-  let e = engines.get(pref);
+async function engineFor(pref: string, ctx: RunContext, key = pref): Promise<LocalEngine> {
+  let e = engines.get(key);
   if (e === undefined) {
     const { chooseEngine } = await import('../local/adapter.js');
     e = chooseEngine(pref === 'docker' || pref === 'podman' ? pref : 'auto', ctx);
-    engines.set(pref, e);
-    e.catch(() => engines.delete(pref));
+    engines.set(key, e);
+    e.catch(() => engines.delete(key));
   }
   return e;
+}
+
+/**
+ * The engine a run's container is on. A Docker Engine API run records its address, so a later
+ * ferry without the same DOCKER_HOST (or context) still reaches it there; a TLS address also needs
+ * its certificates, which only the settings that reached it have, so that one must be current.
+ */
+async function handleEngine(h: Handle, ctx: RunContext): Promise<LocalEngine> {
+  const kind = h.ref['engine'] ?? 'auto';
+  const recorded = h.ref['engineAddress'];
+  if (kind !== 'docker' || recorded === undefined) return engineFor(kind, ctx);
+  const { describeEndpoint, discoverDockerEndpoint } = await import('../../engines/docker/endpoint.js');
+  const current = await discoverDockerEndpoint(ctx.env).then(
+    (d) => describeEndpoint(d.endpoint),
+    () => undefined,
+  );
+  if (current === recorded) return engineFor('docker', ctx);
+  if (!recorded.startsWith('unix://') && !recorded.startsWith('tcp://')) {
+    throw new FerryError('SPARK_ENGINE_CHANGED', `run ${h.id} is on the Docker Engine API at ${recorded}, but this ferry's engine is ${current ?? 'not set'}`, {
+      exitCode: 78,
+      details: { recorded, current: current ?? '' },
+      suggestions: [`point DOCKER_HOST (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or DOCKER_CONTEXT at ${recorded}, as when the run was deployed`],
+    });
+  }
+  return engineFor('docker', { ...ctx, env: { ...ctx.env, DOCKER_HOST: recorded, DOCKER_CONTEXT: '', DOCKER_TLS_VERIFY: '' } }, `docker ${recorded}`);
 }
 
 /** What the plan's run request carries: deploy runs exactly this. */
@@ -133,7 +158,9 @@ export const sparkAdapter: RemoteAdapter = {
     if (p.submit.kubernetes === undefined) {
       await withPrivateFiles(spec, p.submit, si.job.env, (run) => engine.detached.start(run));
       ctx.reporter.info(`started spark-submit (${p.submit.master}, client mode) as container ${spec.name} on ${engine.address}`);
-      return { ...base, ref: { driverContainer: spec.name, engine: engine.kind, master: p.submit.master, mode: p.submit.mode, ...deadline } };
+      // The engine's address too: a later `ferry status` must find the container on the same engine.
+      const address = engine.kind === 'docker' ? { engineAddress: engine.address } : {};
+      return { ...base, ref: { driverContainer: spec.name, engine: engine.kind, ...address, master: p.submit.master, mode: p.submit.mode, ...deadline } };
     }
     const { submitToKubernetes } = await import('./kube.js');
     await withPrivateFiles(spec, p.submit, si.job.env, (run) => submitToKubernetes(engine, run, p.submit, ctx));
@@ -192,7 +219,7 @@ export const sparkAdapter: RemoteAdapter = {
 
   async cancel(h, ctx): Promise<CancelOutcome> {
     if (h.ref['mode'] === 'k8s') return (await import('./kube.js')).deleteDriverPod(h);
-    const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
+    const engine = await handleEngine(h, ctx);
     const name = h.ref['driverContainer'] ?? '';
     const s = await driverContainer(h, ctx);
     const before = containerRunStatus(s);
@@ -230,7 +257,7 @@ function jobEnvShown(submit: SparkSubmit): { containerEnv?: string[]; properties
 }
 
 async function driverContainer(h: Handle, ctx: RunContext): Promise<ContainerStatus> {
-  const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
+  const engine = await handleEngine(h, ctx);
   const name = h.ref['driverContainer'] ?? '';
   const s = await engine.detached.inspect(name);
   if (s === undefined) {
@@ -264,7 +291,7 @@ export function containerRunStatus(s: ContainerStatus): RunStatus {
  * seconds to drain before it is cut.
  */
 async function* containerLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {
-  const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
+  const engine = await handleEngine(h, ctx);
   const name = h.ref['driverContainer'] ?? '';
   await driverContainer(h, ctx);
   const stop = new AbortController();
