@@ -1,12 +1,14 @@
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../src/infra/process.js';
-import { envelope, ferry, type CliResult } from '../helpers/cli.js';
+import { envelope, ferry, ferryThenInterrupt, type CliResult } from '../helpers/cli.js';
 import { startPodmanService } from '../helpers/podman-service.js';
 import { startSpark, type SparkCluster } from '../helpers/spark.js';
-import { sparkTestImage, type SparkBaseImage } from '../helpers/spark-image.js';
+import { insecureRegistriesConf, sparkTestImage, type SparkBaseImage } from '../helpers/spark-image.js';
 
 /**
  * `type: spark` against a real standalone master and worker (pyspark 4.3.0, test/helpers/spark.ts),
@@ -229,6 +231,46 @@ describe('ferry deploy to a standalone Spark master', () => {
     const st = envelope<{ state: string; exitCode: number }>(await run(['status', '--last', '--json'])).result;
     expect(st?.state).toBe('failed');
     expect([143, 137]).toContain(st?.exitCode);
+  }, 300_000);
+
+  it('Ctrl-C while the engine pulls the image stops the pull: INTERRUPTED, exit 130, nothing started', async () => {
+    if (base === undefined) throw new Error('not set up');
+    // A registry in front of the test one that never answers podman's manifest request, so the
+    // pull hangs until ferry stops it (ferry's own requests, with its user agent, go through).
+    const upstream = new URL(base.registry.url);
+    const held: ServerResponse[] = [];
+    const proxy = createServer((req, res) => {
+      if (req.method === 'GET' && (req.url ?? '').includes('/manifests/') && !/^ferry/.test(req.headers['user-agent'] ?? '')) {
+        held.push(res);
+        return;
+      }
+      const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${String((proxy.address() as AddressInfo).port)}`;
+    try {
+      const file = path.join(project, 'ferry-pull.yaml');
+      const text = (await readFile(path.join(project, 'ferry.yaml'), 'utf8'))
+        .replace(`  name: ${base.registry.host}/team/spark-job`, `  name: ${host}/team/spark-pull`)
+        .replace('registries:\n', `registries:\n  "${host}": {insecure: true}\n`);
+      await writeFile(file, text);
+      const conf = path.join(work, 'registries-pull.conf');
+      await writeFile(conf, `${insecureRegistriesConf(base)}[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
+      const r = await ferryThenInterrupt(['deploy', 'wordcount', '-c', file, '--json'], /podman: pulling /, { cwd: project, env: env({ CONTAINERS_REGISTRIES_CONF: conf }), timeoutMs: 200_000 });
+      // Without a stop, the pull (and ferry) would wait on the held request until the guard kills it.
+      expect(r.code, explain(r)).toBe(130);
+      expect(envelope(r).error?.code).toBe('INTERRUPTED');
+      expect(r.stderr).not.toMatch(/started spark-submit/);
+    } finally {
+      for (const res of held) res.destroy();
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
   }, 300_000);
 
   it('an app the image does not have: SPARK_FILE_NOT_IN_IMAGE at its key, and no spark-submit started', async () => {

@@ -125,7 +125,13 @@ export const sparkAdapter: RemoteAdapter = {
     const engine = await engineFor(si.config.engine, ctx);
     if (!(await engine.hasImage(p.imageId))) {
       ctx.reporter.info(`${engine.kind}: pulling ${p.image}`);
-      await engine.detached.pull(p.image, input.image.platform);
+      try {
+        // A large image can take minutes: Ctrl-C stops the pull, and nothing has been started.
+        await engine.detached.pull(p.image, input.image.platform, ctx.signal);
+      } catch (e) {
+        if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `${engine.kind} had pulled ${p.image} (the pull was stopped)`);
+        throw e;
+      }
       // The pin: what the engine now has under that digest must be the image ferry built.
       if (!(await engine.hasImage(p.imageId))) {
         throw new FerryError('ENGINE_ERROR', `${engine.kind} pulled ${p.image} but does not have image ${p.imageId}`, { exitCode: 69 });
