@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -261,7 +262,8 @@ describe('ferry deploy to a standalone Spark master', () => {
       await writeFile(file, text);
       const conf = path.join(work, 'registries-pull.conf');
       await writeFile(conf, `${insecureRegistriesConf(base)}[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
-      const r = await ferryThenInterrupt(['deploy', 'wordcount', '-c', file, '--json'], /podman: pulling /, { cwd: project, env: env({ CONTAINERS_REGISTRIES_CONF: conf }), timeoutMs: 200_000 });
+      // A label of its own makes an image podman does not have yet, so that it pulls.
+      const r = await ferryThenInterrupt(['deploy', 'wordcount', '-c', file, '--label', `e2e.pull=${randomUUID()}`, '--json'], /podman: pulling /, { cwd: project, env: env({ CONTAINERS_REGISTRIES_CONF: conf }), timeoutMs: 200_000 });
       // Without a stop, the pull (and ferry) would wait on the held request until the guard kills it.
       expect(r.code, explain(r)).toBe(130);
       expect(envelope(r).error?.code).toBe('INTERRUPTED');
@@ -269,7 +271,11 @@ describe('ferry deploy to a standalone Spark master', () => {
     } finally {
       for (const res of held) res.destroy();
       proxy.closeAllConnections();
-      await new Promise<void>((r) => proxy.close(() => r()));
+      await new Promise<void>((r) => {
+        proxy.close(() => {
+          r();
+        });
+      });
     }
   }, 300_000);
 

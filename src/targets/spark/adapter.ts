@@ -204,7 +204,7 @@ export const sparkAdapter: RemoteAdapter = {
     for (;;) {
       const s = await sparkAdapter.status(h, ctx);
       const key = `${s.state}/${s.phase ?? ''}`;
-      if (key !== last) cb.onChange?.(s);
+      if (key !== last) cb.onChange(s);
       last = key;
       if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled' || cb.signal?.aborted === true) return s;
       if (deadline !== undefined && Date.now() >= deadline) {

@@ -63,7 +63,8 @@ function privateMount(source: string, target: string): VolumeSpec {
  */
 export function propertiesText(entries: readonly [string, string][]): string {
   const escape = (s: string, key: boolean): string =>
-    [...s]
+    // Code points, each escaped on its own (a surrogate pair becomes two \u escapes, as Java reads them).
+    Array.from(s)
       .map((c, i) => {
         if (c === '\\') return '\\\\';
         if (c === '\n') return '\\n';
@@ -73,10 +74,8 @@ export function propertiesText(entries: readonly [string, string][]): string {
         if ((key && (c === '=' || c === ':' || c === ' ' || c === '#' || c === '!')) || (!key && i === 0 && c === ' ')) return `\\${c}`;
         const code = c.codePointAt(0) ?? 0;
         if (code < 0x20 || code > 0x7e) {
-          return c
-            .split('')
-            .map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`)
-            .join('');
+          const units = code > 0xffff ? [0xd800 + ((code - 0x10000) >> 10), 0xdc00 + ((code - 0x10000) & 0x3ff)] : [code];
+          return units.map((u) => `\\u${u.toString(16).padStart(4, '0')}`).join('');
         }
         return c;
       })
