@@ -22,6 +22,8 @@ const DRIVER_CONTAINER = 'spark-kubernetes-driver';
 /**
  * Runs spark-submit to its end (it returns once the driver pod exists): its output goes to stderr as
  * progress; a non-zero exit is SPARK_SUBMIT_FAILED with its last lines, and nothing was started.
+ * Stopped by a signal, it returns when the driver pod exists all the same (the run was submitted),
+ * and is INTERRUPTED when not.
  */
 export async function submitToKubernetes(engine: LocalEngine, spec: ContainerRun, submit: SparkSubmit, ctx: RunContext): Promise<void> {
   const tail: string[] = [];
