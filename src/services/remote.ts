@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import type { RunContext } from '../core/context.js';
-import { configError, usageError } from '../core/errors.js';
+import { configError, FerryError, usageError } from '../core/errors.js';
 import type { CancelOutcome, DeployInput, EachInput, EachSpec, FailedChild, Handle, PinnedImage, Plan, RegistryCredential, RunState, RunStatus } from '../core/target.js';
 import type { SharedRegistryPool } from './registries.js';
 import type { LoadedConfig } from '../config/loader.js';
@@ -289,7 +289,8 @@ export async function remoteDeploy(
   } catch (e) {
     // The wait failed (the API kept failing): the reader must not outlive it.
     await logs.stop();
-    ctx.reporter.warn(`run ${handle.id} may still be going; ${hints}`);
+    // A run that timed out was stopped by the adapter; any other failure left it as it was.
+    if (!(e instanceof FerryError && e.code === 'RUN_TIMEOUT')) ctx.reporter.warn(`run ${handle.id} may still be going; ${hints}`);
     throw e;
   }
   await store.update(handle, final);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../src/infra/process.js';
-import { envelope, ferry, type CliResult } from '../helpers/cli.js';
+import { envelope, ferry, ferryThenInterrupt, type CliResult } from '../helpers/cli.js';
 import { startFakeKube, type FakeKube, type KubeObject } from '../helpers/fake-kube/index.js';
 import { sparkTestImage, type SparkBaseImage } from '../helpers/spark-image.js';
 
@@ -17,6 +17,8 @@ import { sparkTestImage, type SparkBaseImage } from '../helpers/spark-image.js';
  * kubelet "runs" the driver by script (log lines, exit code), status/logs/cancel read and delete it.
  * Bad input fails before any build or container, with its code and ferry.yaml position.
  */
+/** A job.env value that stands for a secret: it must reach the pods and never be shown. */
+const TOKEN = 'tok-5ecret=value x';
 let base: SparkBaseImage | undefined;
 let kube: FakeKube | undefined;
 let work = '';
@@ -46,7 +48,7 @@ const explain = (r: CliResult): string =>
 
 function header(): string {
   if (base === undefined) throw new Error('not set up');
-  return ['apiVersion: ferry/v1', 'image:', `  name: ${base.registry.host}/team/spark-k8s`, 'registries:', `  "${base.registry.host}": {insecure: true}`, 'job:', '  env: {LEVEL: info}', '  args: [--day, "2024-01-01"]', 'targets:'].join('\n');
+  return ['apiVersion: ferry/v1', 'image:', `  name: ${base.registry.host}/team/spark-k8s`, 'registries:', `  "${base.registry.host}": {insecure: true}`, 'job:', `  env: {LEVEL: info, API_TOKEN: "${TOKEN}"}`, '  args: [--day, "2024-01-01"]', 'targets:'].join('\n');
 }
 
 beforeAll(async () => {
@@ -121,7 +123,9 @@ describe('ferry deploy to a k8s:// master: real spark-submit in cluster mode aga
     expect(pod.spec?.serviceAccountName).toBe('spark');
     expect(pod.spec?.nodeSelector).toEqual({ pool: 'spark' });
     expect(pod.metadata.labels).toMatchObject({ team: 'data', 'from-template': 'yes', 'spark-role': 'driver' });
-    expect(c?.env).toEqual(expect.arrayContaining([{ name: 'LEVEL', value: 'info' }]));
+    // job.env reaches the driver through the properties file ferry mounts (not spark-submit's argv).
+    expect(c?.env).toEqual(expect.arrayContaining([{ name: 'LEVEL', value: 'info' }, { name: 'API_TOKEN', value: TOKEN }]));
+    expect(r.stderr).not.toContain(TOKEN);
     expect(c?.args).toEqual(expect.arrayContaining(['driver', 'local:///app/wordcount.py', '--day', '2024-01-01']));
     // The Spark conf spark-submit hands the driver (a config map it created) carries the executors' settings.
     const maps = kube?.controls.list('configmaps', 'spark-jobs') ?? [];
@@ -165,6 +169,45 @@ describe('ferry deploy to a k8s:// master: real spark-submit in cluster mode aga
     expect(envelope<{ state: string }>(after).result?.state).toBe('cancelled');
   });
 
+  it('a driver log stream cut while the driver runs is read on from where it stopped: every line once, in order', async () => {
+    const lines = Array.from({ length: 20 }, (_, i) => `line ${String(i)}`);
+    kube?.controls.script(/-driver$/, { logs: lines, lineDelayMs: 150, pendingMs: 100 });
+    const before = new Set((kube?.controls.list('pods', 'spark-jobs') ?? []).map((p) => p.metadata.name));
+    const pending = run(['deploy', 'cluster']);
+    // Cut every open stream once the new driver pod runs and has printed some of its lines.
+    const running = (): boolean => (kube?.controls.list('pods', 'spark-jobs') ?? []).some((p) => !before.has(p.metadata.name) && p.metadata.name.endsWith('-driver') && (p.status as { phase?: string } | undefined)?.phase === 'Running');
+    for (let i = 0; i < 2400 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1200));
+    kube?.controls.closeStreams();
+    const r = await pending;
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout).toBe(lines.map((l) => `${l}\n`).join(''));
+  });
+
+  it.each([
+    ['detaches from', [] as string[], 'detached'],
+    ['with --cancel-on-interrupt, deletes', ['--cancel-on-interrupt'], 'cancelled'],
+  ])('Ctrl-C as spark-submit has created the driver pod %s the run, with its handle saved', async (_what, flags, outcome) => {
+    kube?.controls.script(/-driver$/, { logs: ['RUNNING'], hang: true });
+    // spark-submit says it deployed the application just before it exits: the pod exists then.
+    const r = await ferryThenInterrupt(['deploy', 'cluster', '--json', ...flags], /into Kubernetes/, { cwd: project, env: env(), timeoutMs: 240_000 });
+    expect(r.code, explain(r)).toBe(130);
+    const out = envelope<{ interrupted: string; onInterrupt: string; handle: Handle }>(r).result;
+    expect(out?.onInterrupt).toBe(outcome);
+    const pod = out?.handle.ref['driverPod'] ?? '';
+    expect(pod).toMatch(/-driver$/);
+    // The handle is saved: status finds the run.
+    const st = envelope<{ state: string }>(await run(['status', '--id', pod, '--json'])).result;
+    if (outcome === 'detached') {
+      expect(kube?.controls.get('pods', 'spark-jobs', pod)).toBeDefined();
+      expect(['pending', 'running']).toContain(st?.state);
+      await run(['cancel', '--id', pod]);
+    } else {
+      expect(kube?.requests.some((q) => q.method === 'DELETE' && q.path.endsWith(`/namespaces/spark-jobs/pods/${pod}`))).toBe(true);
+      expect(st?.state).toBe('cancelled');
+    }
+  });
+
   it('ferry plan prints the spark-submit line and changes nothing', async () => {
     const before = kube?.controls.list('pods').length;
     const r = await run(['plan', 'cluster', '--json']);
@@ -172,6 +215,11 @@ describe('ferry deploy to a k8s:// master: real spark-submit in cluster mode aga
     const line = JSON.stringify(envelope(r).result);
     expect(line).toMatch(/spark\.kubernetes\.container\.image=[^"]+@sha256:[0-9a-f]{64}/);
     expect(line).toContain('--deploy-mode","cluster"');
+    // job.env: keys only, values redacted, in the JSON and on stderr.
+    expect(line).not.toContain(TOKEN);
+    expect(r.stderr).not.toContain(TOKEN);
+    expect(line).toContain('spark.kubernetes.driverEnv.API_TOKEN=<redacted>');
+    expect(line).toContain('"--properties-file","/ferry/conf/spark-submit.properties"');
     expect(kube?.controls.list('pods').length).toBe(before);
   });
 });

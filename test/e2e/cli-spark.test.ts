@@ -1,12 +1,15 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../src/infra/process.js';
-import { envelope, ferry, type CliResult } from '../helpers/cli.js';
+import { envelope, ferry, ferryThenInterrupt, type CliResult } from '../helpers/cli.js';
 import { startPodmanService } from '../helpers/podman-service.js';
 import { startSpark, type SparkCluster } from '../helpers/spark.js';
-import { sparkTestImage, type SparkBaseImage } from '../helpers/spark-image.js';
+import { insecureRegistriesConf, sparkTestImage, type SparkBaseImage } from '../helpers/spark-image.js';
 
 /**
  * `type: spark` against a real standalone master and worker (pyspark 4.3.0, test/helpers/spark.ts),
@@ -213,6 +216,69 @@ describe('ferry deploy to a standalone Spark master', () => {
     // machine they can pass the default 3 minutes, which once failed a CI run.
   }, 360_000);
 
+  it('job.timeout: a run still going then is stopped (the container kept), and ferry fails with RUN_TIMEOUT, exit 75', async () => {
+    // The same project with a job.timeout (after the --async test, whose master checks count ferry-sleep apps).
+    const file = path.join(project, 'ferry-timeout.yaml');
+    await writeFile(file, (await readFile(path.join(project, 'ferry.yaml'), 'utf8')).replace('\njob:\n', '\njob:\n  timeout: 15s\n'));
+    const plan = await run(['plan', 'slow', '-c', file, '--json']);
+    expect(JSON.stringify(envelope(plan).result)).toContain('job.timeout 15s: while ferry waits');
+    const r = await run(['deploy', 'slow', '-c', file, '--json']);
+    expect(r.code, explain(r)).toBe(75);
+    const e = envelope(r).error;
+    expect(e?.code).toBe('RUN_TIMEOUT');
+    expect(e?.where).toMatch(/ferry-timeout\.yaml:\d+:\d+ \(job\.timeout\)$/);
+    // Not "may still be going": it was stopped.
+    expect(r.stderr).not.toMatch(/may still be going/);
+    const st = envelope<{ state: string; exitCode: number }>(await run(['status', '--last', '--json'])).result;
+    expect(st?.state).toBe('failed');
+    expect([143, 137]).toContain(st?.exitCode);
+  }, 300_000);
+
+  it('Ctrl-C while the engine pulls the image stops the pull: INTERRUPTED, exit 130, nothing started', async () => {
+    if (base === undefined) throw new Error('not set up');
+    // A registry in front of the test one that never answers podman's manifest request, so the
+    // pull hangs until ferry stops it (ferry's own requests, with its user agent, go through).
+    const upstream = new URL(base.registry.url);
+    const held: ServerResponse[] = [];
+    const proxy = createServer((req, res) => {
+      if (req.method === 'GET' && (req.url ?? '').includes('/manifests/') && !/^ferry/.test(req.headers['user-agent'] ?? '')) {
+        held.push(res);
+        return;
+      }
+      const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${String((proxy.address() as AddressInfo).port)}`;
+    try {
+      const file = path.join(project, 'ferry-pull.yaml');
+      const text = (await readFile(path.join(project, 'ferry.yaml'), 'utf8'))
+        .replace(`  name: ${base.registry.host}/team/spark-job`, `  name: ${host}/team/spark-pull`)
+        .replace('registries:\n', `registries:\n  "${host}": {insecure: true}\n`);
+      await writeFile(file, text);
+      const conf = path.join(work, 'registries-pull.conf');
+      await writeFile(conf, `${insecureRegistriesConf(base)}[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
+      // A label of its own makes an image podman does not have yet, so that it pulls.
+      const r = await ferryThenInterrupt(['deploy', 'wordcount', '-c', file, '--label', `e2e.pull=${randomUUID()}`, '--json'], /podman: pulling /, { cwd: project, env: env({ CONTAINERS_REGISTRIES_CONF: conf }), timeoutMs: 200_000 });
+      // Without a stop, the pull (and ferry) would wait on the held request until the guard kills it.
+      expect(r.code, explain(r)).toBe(130);
+      expect(envelope(r).error?.code).toBe('INTERRUPTED');
+      expect(r.stderr).not.toMatch(/started spark-submit/);
+    } finally {
+      for (const res of held) res.destroy();
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => {
+        proxy.close(() => {
+          r();
+        });
+      });
+    }
+  }, 300_000);
+
   it('an app the image does not have: SPARK_FILE_NOT_IN_IMAGE at its key, and no spark-submit started', async () => {
     const r = await run(['deploy', 'not-in-image', '--json']);
     expect(r.code, explain(r)).toBe(78);
@@ -245,6 +311,11 @@ describe('ferry deploy to a standalone Spark master', () => {
       }
       // The exit code is read from the kept container (podman 4.3's API reports 0 for an auto-removed one).
       expect(st).toMatchObject({ state: 'failed', exitCode: 5 });
+      // The handle has the engine's address: a ferry without that DOCKER_HOST still finds the container there.
+      expect(h?.ref['engineAddress']).toBe(svc.dockerHost);
+      const elsewhere = await run(['status', '--id', h?.id ?? '', '--json']);
+      expect(elsewhere.code, explain(elsewhere)).toBe(0);
+      expect(envelope<{ state: string; exitCode?: number }>(elsewhere).result).toMatchObject({ state: 'failed', exitCode: 5 });
       const logs = await viaApi(['logs', '--id', h?.ref['driverContainer'] ?? '']);
       expect(logs.code, explain(logs)).toBe(0);
       expect(logs.stdout).toMatch(/^CONNECTED local-/m);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { containerRunStatus } from '../../src/targets/spark/adapter.js';
+import { silentReporter } from '../../src/core/context.js';
+import { FerryError } from '../../src/core/errors.js';
+import { containerRunStatus, sparkAdapter } from '../../src/targets/spark/adapter.js';
 import { podRunStatus, type PodView } from '../../src/targets/spark/kube.js';
 
 /**
@@ -59,5 +61,18 @@ describe('the driver pod', () => {
       },
     };
     expect(podRunStatus(named)).toMatchObject({ state: 'failed', exitCode: 4 });
+  });
+});
+
+describe('the engine a run is on', () => {
+  it('a run on a TLS Docker Engine API is not looked for on another engine: SPARK_ENGINE_CHANGED', async () => {
+    const h = { id: '20261129-0123456789ab', target: 't', type: 'spark', image: 'r@sha256:x', createdAt: '', ref: { driverContainer: 'ferry-spark-t-x', engine: 'docker', engineAddress: 'https://10.9.8.7:2376', mode: 'standalone' } };
+    const e = await sparkAdapter.status(h, { reporter: silentReporter, env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, cwd: '/' }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(FerryError);
+    expect([(e as FerryError).code, (e as FerryError).exitCode]).toEqual(['SPARK_ENGINE_CHANGED', 78]);
+    expect((e as FerryError).suggestions[0]).toContain('https://10.9.8.7:2376');
   });
 });

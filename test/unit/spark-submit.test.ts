@@ -92,11 +92,17 @@ describe('a standalone master: client mode in the container', () => {
     expect(s.argv.slice(0, 6)).toEqual(['--master', 'spark://m:7077', '--deploy-mode', 'client', '--name', 'ferry-nightly']);
     expect(s.argv).toEqual(expect.arrayContaining(['--py-files', 'local:///app/lib.zip,s3a://bucket/dep.py', '--packages', 'org.apache.spark:spark-avro_2.13:4.0.0']));
     expect(s.argv).toEqual(expect.arrayContaining(['--driver-memory', '1024m', '--executor-memory', '3072m', '--executor-cores', '2']));
-    expect(confs(s.argv)).toMatchObject({ 'spark.executorEnv.LEVEL': 'debug', 'spark.sql.shuffle.partitions': '8', 'spark.eventLog.enabled': 'false' });
+    expect(confs(s.argv)).toMatchObject({ 'spark.sql.shuffle.partitions': '8', 'spark.eventLog.enabled': 'false' });
+    // job.env's values are on no command line: the executors get them from a properties file.
+    expect(s.argv.join(' ')).not.toContain('debug');
+    expect(s.argv).toEqual(expect.arrayContaining(['--properties-file', '/ferry/conf/spark-submit.properties']));
+    expect(s.jobEnv).toEqual({ keys: ['LEVEL'], container: true, properties: [{ name: 'spark.executorEnv.LEVEL', env: 'LEVEL' }] });
     // The app from the project is mounted read-only; application args come last.
     expect(s.argv.slice(-3)).toEqual(['/ferry/files/0/job.py', '--date', '2024-01-01']);
     expect(s.container.volumes).toEqual([{ source: path.join(dir, 'job.py'), named: false, target: '/ferry/files/0/job.py', readOnly: true, options: [] }]);
-    expect(s.container.env).toEqual([['LEVEL', 'debug']]);
+    // Not even in the container's planned environment: deploy adds the values (private-files.ts).
+    expect(s.container.env).toEqual([]);
+    expect(JSON.stringify(s)).not.toContain('debug');
     expect(s.container.network).toBe('host');
     expect(s.container.command).toEqual(['spark-submit']);
     expect(s.container.name).toBe(`ferry-spark-nightly-${RUN_ID}`);
@@ -105,9 +111,11 @@ describe('a standalone master: client mode in the container', () => {
     expect(s.imageFiles).toEqual([{ key: 'pyFiles.0', path: '/app/lib.zip' }]);
   });
 
-  it('local[*] runs everything in the container: no executor flags', () => {
-    const s = submit({ master: 'local[*]', app: 'local:///app/job.py', executor: { memory: '2g' } }, { resources: { memory: '1Gi' } });
+  it('local[*] runs everything in the container: no executor flags, job.env only in its environment', () => {
+    const s = submit({ master: 'local[*]', app: 'local:///app/job.py', executor: { memory: '2g' } }, { resources: { memory: '1Gi' }, env: { K: 'v' } });
     expect(s.argv).not.toContain('--executor-memory');
+    expect(s.argv).not.toContain('--properties-file');
+    expect(s.jobEnv).toEqual({ keys: ['K'], container: true, properties: [] });
     expect(s.notes.join('\n')).toMatch(/executor settings do not apply to a local master/);
   });
 });
@@ -137,13 +145,13 @@ describe('a Kubernetes master: cluster mode, the driver pod pinned to the pushed
       'spark.kubernetes.authenticate.driver.serviceAccountName': 'spark',
       'spark.kubernetes.container.image.pullSecrets': 'regcred',
       'spark.executor.instances': '3',
-      'spark.kubernetes.driverEnv.LEVEL': 'info',
-      'spark.executorEnv.LEVEL': 'info',
       'spark.kubernetes.driver.label.team': 'data',
       'spark.kubernetes.executor.label.team': 'data',
       'spark.kubernetes.driver.podTemplateFile': '/ferry/pod-templates/driver.yaml',
     });
     expect(s.argv.slice(-2)).toEqual(['local:///app/job.py', 'x']);
+    expect(JSON.stringify(s)).not.toContain('info');
+    expect(s.jobEnv.properties.map((p) => p.name)).toEqual(['spark.kubernetes.driverEnv.LEVEL', 'spark.executorEnv.LEVEL']);
     expect(s.kubernetes).toEqual({ namespace: 'spark-jobs', driverPod: pod, kubeconfig });
     expect(s.container.env).toEqual([['KUBECONFIG', '/ferry/kube/config']]);
     expect(s.container.volumes.map((v) => [v.source, v.target, v.readOnly])).toEqual([
@@ -215,6 +223,20 @@ describe('bad input: a coded error at its key, before anything runs', () => {
     const e = failure({ ...base, conf: { [key]: 'x' } });
     expect(e.code).toBe('SPARK_CONF_CONFLICT');
     expect(e.exitCode).toBe(78);
+  });
+
+  it.each(['spark.master=local', 'spark.kubernetes.container.image=other', 'spark.app name', 'spark.x\ty', ' spark.ui.enabled'])('a conf key with = or white space (spark-submit splits --conf at the first =): %j', (key) => {
+    const e = failure({ ...base, conf: { [key]: 'x' } });
+    expect([e.code, e.exitCode]).toEqual(['SPARK_CONF_INVALID', 78]);
+    expect(e.where).toMatch(/\(targets\.nightly\.conf\./);
+  });
+
+  it.each(['512 m', '2 g', '1.5g', '2Gi', '512mib', '-1g', '1 024m'])('a size Spark would refuse (JavaUtils.byteStringAs): %j', (value) => {
+    expect(failure({ ...base, conf: { 'spark.executor.memoryOverhead': value } }).code).toBe('SPARK_CONF_INVALID');
+  });
+
+  it.each(['512', '512m', '512M', '2g', '2GB', '1t', '1pb', '100k', '100kb', '4096b', ' 2g '])('a size Spark reads: %j', (value) => {
+    expect(confs(submit({ ...base, conf: { 'spark.executor.memoryOverhead': value } }).argv)['spark.executor.memoryOverhead']).toBe(value);
   });
 
   it('a conf that repeats a typed key only when both are set', () => {

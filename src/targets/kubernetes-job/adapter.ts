@@ -11,6 +11,7 @@ import { silentReporter, type RunContext } from '../../core/context.js';
 import { configError, FerryError, interruptedError, tempError, unavailableError, usageError } from '../../core/errors.js';
 import { parseImageRef } from '../../core/image-ref.js';
 import { newRunId } from '../../core/run-id.js';
+import { LOG_RESUMES, newLogMark, resumeFilter, sinceTimeOf, type LogMark } from '../../core/log-resume.js';
 import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import { abortableSleep } from '../../infra/sleep.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
@@ -622,7 +623,7 @@ async function* podLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGene
       try {
         // A followed stream can end while the container still runs (an API server restart, a
         // proxy's idle timeout): read on from where it stopped, at most a few times.
-        const mark: LogMark = { time: '', seen: 0 };
+        const mark = newLogMark();
         for (let resumes = 0; ; resumes++) {
           yield* readLog(api, ns, pod.name, opts.follow, signal, mark);
           if (!opts.follow || isAborted(signal) || resumes >= LOG_RESUMES) break;
@@ -645,42 +646,11 @@ async function* podLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGene
   }
 }
 
-/** How often a log stream that ends while its container runs is opened again. */
-export const LOG_RESUMES = 5;
-
-/**
- * Where a pod's log has been read to: the last line's timestamp and how many lines carried it, so
- * a resumed read (sinceTime, which the API takes to the second) skips what was already printed.
- */
-export interface LogMark {
-  time: string;
-  seen: number;
-}
-
 /** One pod's log as lines, read with timestamps (stripped) so that a later read can resume after them. */
-export async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, signal: AbortSignal | undefined, mark: LogMark = { time: '', seen: 0 }, container = CONTAINER): AsyncGenerator<LogLine> {
-  const resumeFrom = { ...mark };
-  let skipped = 0;
+export async function* readLog(api: KubeApi, ns: string, pod: string, follow: boolean, signal: AbortSignal | undefined, mark: LogMark = newLogMark(), container = CONTAINER): AsyncGenerator<LogLine> {
+  const since = sinceTimeOf(mark);
   /** The text of a "TIMESTAMP text" line, or undefined when it was printed before the resume. */
-  const fresh = (raw: string): string | undefined => {
-    const sp = raw.indexOf(' ');
-    const time = sp > 0 ? raw.slice(0, sp) : '';
-    const text = sp > 0 ? raw.slice(sp + 1) : raw;
-    if (time === '' || !/^\d{4}-\d\d-\d\dT/.test(time)) return raw;
-    if (resumeFrom.time !== '') {
-      if (time < resumeFrom.time) return undefined;
-      if (time === resumeFrom.time && skipped < resumeFrom.seen) {
-        skipped += 1;
-        return undefined;
-      }
-    }
-    if (time === mark.time) mark.seen += 1;
-    else {
-      mark.time = time;
-      mark.seen = 1;
-    }
-    return text;
-  };
+  const fresh = resumeFilter(mark);
   // Filled by the stream, drained by the generator: a holder, since it changes between awaits.
   const q: { lines: string[]; partial: string; wake?: (() => void) | undefined; finished: boolean; failure?: unknown } = { lines: [], partial: '', finished: false };
   const out = new Writable({
@@ -693,7 +663,7 @@ export async function* readLog(api: KubeApi, ns: string, pod: string, follow: bo
     },
   });
   const reading = api
-    .podLog(ns, pod, container, out, { follow, signal, timestamps: true, ...(resumeFrom.time !== '' ? { sinceTime: resumeFrom.time.replace(/\.\d+Z$/, 'Z') } : {}) })
+    .podLog(ns, pod, container, out, { follow, signal, timestamps: true, ...(since !== undefined ? { sinceTime: since } : {}) })
     .catch((e: unknown) => {
       q.failure = e;
     })

@@ -23,10 +23,10 @@ export function dockerEngine(client: DockerClient, reporter: Reporter): LocalEng
 
 function dockerDetached(client: DockerClient, reporter: Reporter): DetachedContainers {
   return {
-    async pull(ref, platform) {
+    async pull(ref, platform, signal) {
       // NAME@sha256:… is pulled as fromImage=NAME, tag=sha256:… (the Engine API's form for digests).
       const at = ref.lastIndexOf('@');
-      await client.pullImage(at === -1 ? ref : ref.slice(0, at), at === -1 ? 'latest' : ref.slice(at + 1), platform);
+      await client.pullImage(at === -1 ? ref : ref.slice(0, at), at === -1 ? 'latest' : ref.slice(at + 1), platform, signal);
     },
     async start(spec) {
       const { id, warnings } = await client.createContainer(containerSpec(spec), spec.name);

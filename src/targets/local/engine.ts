@@ -81,8 +81,11 @@ export interface ContainerStatus {
  * that exited 3).
  */
 export interface DetachedContainers {
-  /** Pull an image by reference (NAME@sha256:…), with the engine's own credentials and registry settings. */
-  pull(ref: string, platform?: string): Promise<void>;
+  /**
+   * Pull an image by reference (NAME@sha256:…), with the engine's own credentials and registry
+   * settings. `signal` stops it (Ctrl-C): it then rejects.
+   */
+  pull(ref: string, platform?: string, signal?: AbortSignal): Promise<void>;
   /** Create and start, not attached; RUN_START_FAILED when it cannot start. */
   start(spec: ContainerRun): Promise<void>;
   /** undefined when there is no such container. */

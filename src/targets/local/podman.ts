@@ -40,8 +40,8 @@ export function podmanEngine(version: string, env: NodeJS.ProcessEnv, reporter: 
 
 function podmanDetached(env: NodeJS.ProcessEnv, reporter: Reporter): DetachedContainers {
   return {
-    async pull(ref, platform) {
-      const r = await runProcess(PODMAN, ['pull', ...(platform === undefined ? [] : ['--platform', platform]), ref], { env, timeoutMs: 3_600_000 });
+    async pull(ref, platform, signal) {
+      const r = await runProcess(PODMAN, ['pull', ...(platform === undefined ? [] : ['--platform', platform]), ref], { env, timeoutMs: 3_600_000, ...(signal === undefined ? {} : { signal }) });
       if (r.code !== 0) {
         throw new FerryError('ENGINE_PULL_FAILED', `podman could not pull ${ref}: ${tail(r.stderr)}`, {
           exitCode: 69,

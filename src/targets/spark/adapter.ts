@@ -13,15 +13,16 @@
  * credentials and registry settings (as `docker run` would), then runs it by image ID.
  */
 import { silentReporter, type RunContext } from '../../core/context.js';
-import { dataError, FerryError, interruptedError, usageError } from '../../core/errors.js';
+import { dataError, FerryError, interruptedError, tempError, usageError } from '../../core/errors.js';
+import { parseDuration } from '../../core/quantities.js';
+import { abortableSleep } from '../../infra/sleep.js';
 import { newRunId } from '../../core/run-id.js';
-import { waitForRun } from '../../core/wait.js';
 import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, PlannedRequest, RunStatus } from '../../core/target.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
 import type { ContainerStatus, LocalEngine } from '../local/engine.js';
 import { STOP_GRACE_SECONDS } from '../local/engine.js';
 import type { SparkTargetConfig } from './schema.js';
-import { problemAt, sparkSubmitFor, type SparkSubmit } from './submit.js';
+import { PROPERTIES_IN_CONTAINER, problemAt, sparkSubmitFor, type SparkSubmit } from './submit.js';
 
 type Input = DeployInput<RemoteTargetConfig>;
 
@@ -33,17 +34,42 @@ function sparkInput(input: Input): DeployInput<SparkTargetConfig> {
   return { ...input, config: input.config };
 }
 
-/** One engine per preference for this process: status polls would otherwise probe it every time. */
+/** One engine per preference (and address) for this process: status polls would otherwise probe it every time. */
 const engines = new Map<string, Promise<LocalEngine>>();
-async function engineFor(pref: string, ctx: RunContext): Promise<LocalEngine> {
-  let e = engines.get(pref);
+async function engineFor(pref: string, ctx: RunContext, key = pref): Promise<LocalEngine> {
+  let e = engines.get(key);
   if (e === undefined) {
     const { chooseEngine } = await import('../local/adapter.js');
     e = chooseEngine(pref === 'docker' || pref === 'podman' ? pref : 'auto', ctx);
-    engines.set(pref, e);
-    e.catch(() => engines.delete(pref));
+    engines.set(key, e);
+    e.catch(() => engines.delete(key));
   }
   return e;
+}
+
+/**
+ * The engine a run's container is on. A Docker Engine API run records its address, so a later
+ * ferry without the same DOCKER_HOST (or context) still reaches it there; a TLS address also needs
+ * its certificates, which only the settings that reached it have, so that one must be current.
+ */
+async function handleEngine(h: Handle, ctx: RunContext): Promise<LocalEngine> {
+  const kind = h.ref['engine'] ?? 'auto';
+  const recorded = h.ref['engineAddress'];
+  if (kind !== 'docker' || recorded === undefined) return engineFor(kind, ctx);
+  const { describeEndpoint, discoverDockerEndpoint } = await import('../../engines/docker/endpoint.js');
+  const current = await discoverDockerEndpoint(ctx.env).then(
+    (d) => describeEndpoint(d.endpoint),
+    () => undefined,
+  );
+  if (current === recorded) return engineFor('docker', ctx);
+  if (!recorded.startsWith('unix://') && !recorded.startsWith('tcp://')) {
+    throw new FerryError('SPARK_ENGINE_CHANGED', `run ${h.id} is on the Docker Engine API at ${recorded}, but this ferry's engine is ${current ?? 'not set'}`, {
+      exitCode: 78,
+      details: { recorded, current: current ?? '' },
+      suggestions: [`point DOCKER_HOST (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or DOCKER_CONTEXT at ${recorded}, as when the run was deployed`],
+    });
+  }
+  return engineFor('docker', { ...ctx, env: { ...ctx.env, DOCKER_HOST: recorded, DOCKER_CONTEXT: '', DOCKER_TLS_VERIFY: '' } }, `docker ${recorded}`);
 }
 
 /** What the plan's run request carries: deploy runs exactly this. */
@@ -95,6 +121,8 @@ export const sparkAdapter: RemoteAdapter = {
         ...payload,
         // What a person reads in `ferry plan`: the command line, as the container runs it.
         commandLine: [...submit.container.command, ...submit.argv],
+        // job.env's values may be secrets: the plan shows where each key goes, never its value.
+        ...(submit.jobEnv.keys.length === 0 ? {} : { jobEnv: jobEnvShown(submit) }),
       },
     });
     if (submit.kubernetes !== undefined) {
@@ -114,7 +142,13 @@ export const sparkAdapter: RemoteAdapter = {
     const engine = await engineFor(si.config.engine, ctx);
     if (!(await engine.hasImage(p.imageId))) {
       ctx.reporter.info(`${engine.kind}: pulling ${p.image}`);
-      await engine.detached.pull(p.image, input.image.platform);
+      try {
+        // A large image can take minutes: Ctrl-C stops the pull, and nothing has been started.
+        await engine.detached.pull(p.image, input.image.platform, ctx.signal);
+      } catch (e) {
+        if (ctx.signal?.aborted === true) throw interruptedError(ctx.signal.reason, `${engine.kind} had pulled ${p.image} (the pull was stopped)`);
+        throw e;
+      }
       // The pin: what the engine now has under that digest must be the image ferry built.
       if (!(await engine.hasImage(p.imageId))) {
         throw new FerryError('ENGINE_ERROR', `${engine.kind} pulled ${p.image} but does not have image ${p.imageId}`, { exitCode: 69 });
@@ -142,13 +176,17 @@ export const sparkAdapter: RemoteAdapter = {
       labels: p.submit.container.labels,
     };
     const base = { id: p.runId, target: input.target, type: 'spark', image: input.image.ref, createdAt: new Date().toISOString() };
+    const deadline = deadlineRef(si);
+    const { withPrivateFiles } = await import('./private-files.js');
     if (p.submit.kubernetes === undefined) {
-      await engine.detached.start(spec);
+      await withPrivateFiles(spec, p.submit, si.job.env, (run) => engine.detached.start(run));
       ctx.reporter.info(`started spark-submit (${p.submit.master}, client mode) as container ${spec.name} on ${engine.address}`);
-      return { ...base, ref: { driverContainer: spec.name, engine: engine.kind, master: p.submit.master, mode: p.submit.mode } };
+      // The engine's address too: a later `ferry status` must find the container on the same engine.
+      const address = engine.kind === 'docker' ? { engineAddress: engine.address } : {};
+      return { ...base, ref: { driverContainer: spec.name, engine: engine.kind, ...address, master: p.submit.master, mode: p.submit.mode, ...deadline } };
     }
     const { submitToKubernetes } = await import('./kube.js');
-    await submitToKubernetes(engine, spec, p.submit, ctx);
+    await withPrivateFiles(spec, p.submit, si.job.env, (run) => submitToKubernetes(engine, run, p.submit, ctx));
     const k = p.submit.kubernetes;
     return {
       ...base,
@@ -160,6 +198,7 @@ export const sparkAdapter: RemoteAdapter = {
         master: p.submit.master,
         mode: 'k8s',
         engine: engine.kind,
+        ...deadline,
       },
     };
   },
@@ -171,10 +210,32 @@ export const sparkAdapter: RemoteAdapter = {
     return containerRunStatus(s);
   },
 
+  /**
+   * spark-submit runs: polls status as deploy would, and applies job.timeout: neither a container nor a driver pod
+   * has a deadline of its own that ferry could set for every master, so the waiting ferry stops
+   * a run that goes on past it (as `ferry run` stops a local container) and fails with RUN_TIMEOUT.
+   */
   async wait(h, cb, ctx): Promise<RunStatus> {
-    // A SparkApplication is watched; spark-submit's container and driver pod are read now and then.
+    // A SparkApplication is watched (its job.timeout is the driver pod's activeDeadlineSeconds).
     if (h.ref['mode'] === 'operator') return (await import('./operator.js')).operatorWait(h, cb, ctx);
-    return waitForRun(() => sparkAdapter.status(h, ctx), { signal: cb.signal, onChange: (s) => { cb.onChange(s); } });
+    const deadline = h.ref['deadline'] === undefined ? undefined : Date.parse(h.ref['deadline']);
+    let delay = 1000;
+    let last = '';
+    for (;;) {
+      const s = await sparkAdapter.status(h, ctx);
+      const key = `${s.state}/${s.phase ?? ''}`;
+      if (key !== last) cb.onChange(s);
+      last = key;
+      if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled' || cb.signal?.aborted === true) return s;
+      if (deadline !== undefined && Date.now() >= deadline) {
+        const outcome = await sparkAdapter.cancel?.(h, ctx);
+        // It ended on its own meanwhile: its own outcome is the answer.
+        if (outcome?.action === 'none') return sparkAdapter.status(h, ctx);
+        throw timedOut(h);
+      }
+      await abortableSleep(deadline === undefined ? delay : Math.min(delay, Math.max(0, deadline - Date.now())), cb.signal);
+      delay = Math.min(15_000, Math.ceil(delay * 1.5));
+    }
   },
 
   logs(h, opts, ctx): AsyncIterable<LogLine> {
@@ -186,7 +247,7 @@ export const sparkAdapter: RemoteAdapter = {
   async cancel(h, ctx): Promise<CancelOutcome> {
     if (h.ref['mode'] === 'operator') return (await import('./operator.js')).operatorCancel(h, ctx);
     if (h.ref['mode'] === 'k8s') return (await import('./kube.js')).deleteDriverPod(h);
-    const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
+    const engine = await handleEngine(h, ctx);
     const name = h.ref['driverContainer'] ?? '';
     const s = await driverContainer(h, ctx);
     const before = containerRunStatus(s);
@@ -196,8 +257,35 @@ export const sparkAdapter: RemoteAdapter = {
   },
 };
 
+/** job.timeout as the handle keeps it: when the run must have ended, and where it was set. */
+function deadlineRef(input: DeployInput<SparkTargetConfig>): Record<string, string> {
+  const text = input.job.timeout;
+  const ms = text === undefined ? undefined : parseDuration(text);
+  if (text === undefined || ms === undefined) return {};
+  return { deadline: new Date(Date.now() + ms).toISOString(), timeout: text, timeoutAt: `${input.locate?.(['job', 'timeout']) ?? input.file} (job.timeout)` };
+}
+
+/** The run went on past job.timeout and was stopped (as ferry cancel does): RUN_TIMEOUT, exit 75 as for `ferry run`. */
+function timedOut(h: Handle): FerryError {
+  const what = h.ref['mode'] === 'k8s' ? `driver pod ${h.ref['namespace'] ?? ''}/${h.ref['driverPod'] ?? ''} was deleted` : `spark-submit container ${h.ref['driverContainer'] ?? ''} was stopped (and kept for ferry logs)`;
+  return tempError('RUN_TIMEOUT', `run ${h.id} was still going after ${h.ref['timeout'] ?? ''} (job.timeout): its ${what}`, {
+    where: h.ref['timeoutAt'] ?? 'job.timeout',
+    details: { run: h.id },
+    suggestions: [`raise job.timeout, or find what made the run slow: ferry logs --id ${h.id}`],
+  });
+}
+
+/** Where job.env goes, for the plan: keys only, values redacted. */
+function jobEnvShown(submit: SparkSubmit): { containerEnv?: string[]; propertiesFile?: { path: string; entries: string[] } } {
+  const redacted = '<redacted>';
+  return {
+    ...(submit.jobEnv.container ? { containerEnv: submit.jobEnv.keys.map((k) => `${k}=${redacted}`) } : {}),
+    ...(submit.jobEnv.properties.length === 0 ? {} : { propertiesFile: { path: PROPERTIES_IN_CONTAINER, entries: submit.jobEnv.properties.map((e) => `${e.name}=${redacted}`) } }),
+  };
+}
+
 async function driverContainer(h: Handle, ctx: RunContext): Promise<ContainerStatus> {
-  const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
+  const engine = await handleEngine(h, ctx);
   const name = h.ref['driverContainer'] ?? '';
   const s = await engine.detached.inspect(name);
   if (s === undefined) {
@@ -231,7 +319,7 @@ export function containerRunStatus(s: ContainerStatus): RunStatus {
  * seconds to drain before it is cut.
  */
 async function* containerLogs(h: Handle, opts: LogOptions, ctx: RunContext): AsyncGenerator<LogLine> {
-  const engine = await engineFor(h.ref['engine'] ?? 'auto', ctx);
+  const engine = await handleEngine(h, ctx);
   const name = h.ref['driverContainer'] ?? '';
   await driverContainer(h, ctx);
   const stop = new AbortController();

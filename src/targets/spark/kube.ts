@@ -7,16 +7,14 @@
  *
  * This is the only file of the Spark target that imports @kubernetes/client-node.
  */
-import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { ApiException, CoreV1Api, KubeConfig, Log, type V1Pod } from '@kubernetes/client-node';
 import type { RunContext } from '../../core/context.js';
 import { authError, dataError, FerryError, unavailableError } from '../../core/errors.js';
 import type { CancelOutcome, Handle, LogLine, LogOptions, RunStatus } from '../../core/target.js';
 import type { ContainerRun, LocalEngine } from '../local/engine.js';
-import { KUBECONFIG_IN_CONTAINER, type SparkSubmit } from './submit.js';
+import { LOG_RESUMES, newLogMark, resumeFilter, sinceTimeOf, type LogMark } from '../../core/log-resume.js';
+import type { SparkSubmit } from './submit.js';
 
 /** The container Spark gives the driver in its pod (Spark's Constants.DEFAULT_DRIVER_CONTAINER_NAME). */
 const DRIVER_CONTAINER = 'spark-kubernetes-driver';
@@ -24,6 +22,8 @@ const DRIVER_CONTAINER = 'spark-kubernetes-driver';
 /**
  * Runs spark-submit to its end (it returns once the driver pod exists): its output goes to stderr as
  * progress; a non-zero exit is SPARK_SUBMIT_FAILED with its last lines, and nothing was started.
+ * Stopped by a signal, it returns when the driver pod exists all the same (the run was submitted),
+ * and is INTERRUPTED when not.
  */
 export async function submitToKubernetes(engine: LocalEngine, spec: ContainerRun, submit: SparkSubmit, ctx: RunContext): Promise<void> {
   const tail: string[] = [];
@@ -37,24 +37,29 @@ export async function submitToKubernetes(engine: LocalEngine, spec: ContainerRun
     },
   });
   ctx.reporter.info(`running spark-submit (cluster mode, ${submit.master}) in ${spec.image.slice(0, 19)} on ${engine.address}`);
-  // The kubeconfig is usually 0600 and the image's user is often not root (Spark's own images run
-  // as uid 185): spark-submit gets a copy it can read, in a private directory, removed afterwards.
-  const kubeconfig = spec.volumes.find((v) => v.target === KUBECONFIG_IN_CONTAINER);
-  const dir = kubeconfig === undefined ? undefined : await mkdtemp(path.join(tmpdir(), 'ferry-spark-kube-'));
-  let run = spec;
-  if (kubeconfig !== undefined && dir !== undefined) {
-    const copy = path.join(dir, 'config');
-    await copyFile(kubeconfig.source, copy);
-    await chmod(copy, 0o644);
-    run = { ...spec, volumes: spec.volumes.map((v) => (v === kubeconfig ? { ...v, source: copy } : v)) };
+  // The spec has the private files already (private-files.ts: the kubeconfig copy, job.env's properties).
+  const out = await engine.run(spec, { stdout: keep, stderr: keep, signal: ctx.signal });
+  if (out.interrupted !== undefined) {
+    // spark-submit may have created the driver pod before it was stopped: that run then goes on
+    // (Spark does not delete it), so deploy returns its handle like any submitted run's, and the
+    // deploy service detaches from it (printing ferry status/logs/cancel --id) or, with
+    // --cancel-on-interrupt, cancels it, as on every remote target. Only a pod that is not there
+    // means nothing was started.
+    const k = submit.kubernetes;
+    const exitCode = out.interrupted === 'SIGTERM' ? 143 : 130;
+    const pod = k === undefined ? 'absent' : await driverPodAfterSubmit(k);
+    if (pod === 'present' && k !== undefined) {
+      ctx.reporter.warn(`spark-submit was stopped (${out.interrupted}) after it had created driver pod ${k.namespace}/${k.driverPod}, which runs`);
+      return;
+    }
+    throw new FerryError('INTERRUPTED', `spark-submit was stopped (${out.interrupted}) before it created the driver pod${pod === 'unknown' && k !== undefined ? `, as far as ferry could tell: reading pod ${k.namespace}/${k.driverPod} failed` : ''}`, {
+      exitCode,
+      suggestions:
+        pod === 'unknown' && k !== undefined
+          ? [`check with \`kubectl -n ${k.namespace} get pod ${k.driverPod}\`, and delete it if it is there and unwanted`]
+          : ['run the command again when you want it to go ahead'],
+    });
   }
-  let out: Awaited<ReturnType<LocalEngine['run']>>;
-  try {
-    out = await engine.run(run, { stdout: keep, stderr: keep, signal: ctx.signal });
-  } finally {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-  }
-  if (out.interrupted !== undefined) throw new FerryError('INTERRUPTED', `spark-submit was stopped (${out.interrupted}) before it created the driver pod`, { exitCode: out.interrupted === 'SIGTERM' ? 143 : 130 });
   if (out.exitCode !== 0) {
     throw unavailableError('SPARK_SUBMIT_FAILED', `spark-submit exited with ${String(out.exitCode)} before the driver pod ran:\n  ${tail.slice(-8).join('\n  ')}`, {
       details: { exitCode: out.exitCode },
@@ -63,6 +68,17 @@ export async function submitToKubernetes(engine: LocalEngine, spec: ContainerRun
   }
   const k = submit.kubernetes;
   if (k !== undefined) ctx.reporter.info(`driver pod ${k.namespace}/${k.driverPod} created`);
+}
+
+/** Whether the driver pod spark-submit was to create exists (unknown when the API does not say). */
+async function driverPodAfterSubmit(k: NonNullable<SparkSubmit['kubernetes']>): Promise<'present' | 'absent' | 'unknown'> {
+  const h: Handle = { id: k.driverPod, target: '', type: 'spark', image: '', createdAt: '', ref: { driverPod: k.driverPod, namespace: k.namespace, kubeconfig: k.kubeconfig, ...(k.context === undefined ? {} : { context: k.context }) } };
+  try {
+    await readPod(h);
+    return 'present';
+  } catch (e) {
+    return e instanceof FerryError && e.code === 'SPARK_RUN_NOT_FOUND' ? 'absent' : 'unknown';
+  }
 }
 
 function clientFor(h: Handle): { kc: KubeConfig; core: CoreV1Api; namespace: string; pod: string } {
@@ -166,7 +182,12 @@ export async function podStatus(h: Handle): Promise<RunStatus> {
   }
 }
 
-/** The driver container's log; following, until the pod ends (or ferry is told it did). */
+/**
+ * The driver container's log; following, until the pod ends (or ferry is told it did). A followed
+ * stream that ends (or breaks) while the driver still runs (an API server restart, a proxy's idle
+ * timeout) is opened again from where it stopped, a few times, printing each line once: it is read
+ * with timestamps, which say what an earlier read printed (core/log-resume.ts, as for Jobs).
+ */
 export async function podLogs(h: Handle, opts: LogOptions, ctx: RunContext, onLine: (l: LogLine) => void): Promise<void> {
   const { kc, namespace, pod } = clientFor(h);
   // The log endpoint refuses a pod whose container has not started: wait for it when following.
@@ -179,36 +200,84 @@ export async function podLogs(h: Handle, opts: LogOptions, ctx: RunContext, onLi
     if (!opts.follow || ctx.signal?.aborted === true) return;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  let partial = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      const lines = (partial + chunk.toString('utf8')).split('\n');
-      partial = lines.pop() ?? '';
-      for (const text of lines) onLine({ stream: 'stdout', text });
-      cb();
-    },
-  });
-  const finished = new Promise<void>((resolve) => {
-    sink.on('finish', resolve);
-  });
-  let abort: AbortController;
-  try {
-    abort = await new Log(kc).log(namespace, pod, container, sink, { follow: opts.follow });
-  } catch (e) {
-    throw kubeError(e, `read the log of pod ${namespace}/${pod}`);
+  const mark = newLogMark();
+  for (let resumes = 0; ; resumes++) {
+    let failure: Error | undefined;
+    try {
+      await readPodLog(kc, namespace, pod, container, opts.follow, ctx.signal, mark, onLine);
+    } catch (e) {
+      failure = e instanceof Error ? e : new Error(String(e));
+    }
+    if (ctx.signal?.aborted === true) return;
+    if (failure instanceof FerryError && failure.code === 'SPARK_KUBERNETES_DENIED') throw failure;
+    // Over (the container ended), or cut: only a driver that still runs has more to say.
+    const now = opts.follow && resumes < LOG_RESUMES ? await readPod(h).catch(() => undefined) : undefined;
+    if (now === undefined || podRunStatus(now).state !== 'running') {
+      if (failure !== undefined) throw failure;
+      return;
+    }
+    ctx.reporter.debug(`the log stream of pod ${namespace}/${pod} ${failure === undefined ? 'ended' : 'broke'} while the driver runs: reading on from ${mark.time || 'its start'}`);
   }
-  // The response is piped into the sink, which finishes when the log ends (the container ended).
-  const stopped = new Promise<void>((resolve) => {
-    const onAbort = (): void => {
-      abort.abort();
-      resolve();
-    };
-    if (ctx.signal?.aborted === true) onAbort();
-    ctx.signal?.addEventListener('abort', onAbort, { once: true });
-    void finished.then(() => ctx.signal?.removeEventListener('abort', onAbort));
-  });
-  await Promise.race([finished, stopped]);
-  if (partial !== '') onLine({ stream: 'stdout', text: partial });
+}
+
+/** One read of the driver's log, with timestamps (stripped), printing only lines no earlier read printed. */
+async function readPodLog(kc: KubeConfig, namespace: string, pod: string, container: string, follow: boolean, signal: AbortSignal | undefined, mark: LogMark, onLine: (l: LogLine) => void): Promise<void> {
+  const since = sinceTimeOf(mark);
+  const fresh = resumeFilter(mark);
+  const emit = (raw: string): void => {
+    const text = fresh(raw);
+    if (text !== undefined) onLine({ stream: 'stdout', text });
+  };
+  let partial = '';
+  let abort: AbortController | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      // client-node ends the sink when the server closes the stream.
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          const lines = (partial + chunk.toString('utf8')).split('\n');
+          partial = lines.pop() ?? '';
+          for (const raw of lines) emit(raw);
+          cb();
+        },
+        final(cb) {
+          cb();
+          resolve();
+        },
+      });
+      sink.on('error', reject);
+      // client-node keeps no error handler on the response body it pipes in: a broken stream (or
+      // our abort) would otherwise be an unhandled error.
+      sink.on('pipe', (source: NodeJS.ReadableStream) => {
+        source.on('error', (e: unknown) => {
+          if (signal?.aborted === true) resolve();
+          else reject(kubeError(e, `read the log of pod ${namespace}/${pod}`));
+        });
+      });
+      onAbort = (): void => {
+        abort?.abort();
+        resolve();
+      };
+      if (signal?.aborted === true) {
+        resolve();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      new Log(kc)
+        .log(namespace, pod, container, sink, { follow, timestamps: true, ...(since === undefined ? {} : { sinceTime: since }) })
+        .then((ctl) => {
+          abort = ctl;
+          if (signal?.aborted === true) ctl.abort();
+        })
+        .catch((e: unknown) => {
+          reject(kubeError(e, `read the log of pod ${namespace}/${pod}`));
+        });
+    });
+  } finally {
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+  }
+  if (partial !== '') emit(partial);
 }
 
 /** Deletes the driver pod (Kubernetes then removes the executors it owns); nothing when it has ended. */

@@ -12,7 +12,8 @@ import { configError, dataError, interruptedError, unavailableError } from '../.
 import { newRunId } from '../../core/run-id.js';
 import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, RunStatus, WaitCallbacks } from '../../core/target.js';
 import { abortableSleep } from '../../infra/sleep.js';
-import { clusterOfHandle, LOG_RESUMES, readLog, withoutPunycodeWarning, type LogMark } from '../kubernetes-job/adapter.js';
+import { LOG_RESUMES, newLogMark } from '../../core/log-resume.js';
+import { clusterOfHandle, readLog, withoutPunycodeWarning } from '../kubernetes-job/adapter.js';
 import { assertSameRun, createOrFollow } from '../kubernetes-job/apply.js';
 import { loadCluster, type KubeApi, type KubeCluster, type Obj, type WatchEvent } from '../kubernetes-job/client.js';
 import { podRunStatus, type PodView } from './kube.js';
@@ -458,7 +459,7 @@ export async function* operatorLogs(h: Handle, opts: LogOptions, ctx: RunContext
   }
   if (pod === undefined) return;
   const container = driverContainer(pod);
-  const mark: LogMark = { time: '', seen: 0 };
+  const mark = newLogMark();
   for (let resumes = 0; ; resumes++) {
     yield* readLog(api, ns, podName, opts.follow, signal, mark, container);
     if (!opts.follow || isAborted(signal) || resumes >= LOG_RESUMES) return;

@@ -40,6 +40,13 @@ export interface SparkSubmit {
     network: string;
     labels: Record<string, string>;
   };
+  /**
+   * job.env, whose values may be secrets: never on a command line (where `ps` shows it) nor in the
+   * plan. Only its keys are here; deploy puts the values (privateFiles, private-files.ts) into the
+   * container's environment (the client-mode driver is that container) and into a properties file
+   * spark-submit reads (--properties-file), as Spark settings naming the env key they carry.
+   */
+  jobEnv: { keys: string[]; container: boolean; properties: { name: string; env: string }[] };
   /** Files the command line names in the image (local:// and file:// paths), by ferry.yaml key: checked before spark-submit runs. */
   imageFiles: { key: string; path: string }[];
   /** k8s://: the driver pod ferry names, and where it lives. */
@@ -51,6 +58,8 @@ export interface SparkSubmit {
 /** Where files the container needs from this machine are mounted. */
 const MOUNT_ROOT = '/ferry';
 export const KUBECONFIG_IN_CONTAINER = `${MOUNT_ROOT}/kube/config`;
+/** Where spark-submit finds the Spark settings that carry job.env (written by deploy, see jobEnv). */
+export const PROPERTIES_IN_CONTAINER = `${MOUNT_ROOT}/conf/spark-submit.properties`;
 
 type Input = DeployInput<SparkTargetConfig>;
 
@@ -182,8 +191,9 @@ function confTypeOk(type: ConfType, v: string | number | boolean): boolean {
     case 'boolean':
       return s === 'true' || s === 'false';
     case 'size':
-      // Spark's byte strings: a number with an optional b, k, m, g, t, p suffix (kb, mb, … too).
-      return /^\d+\s*([kmgtp]?b?|[kmgtp]i?b?)?$/i.test(s) && !/i/i.test(s);
+      // What Spark's JavaUtils.byteStringAs takes (after its trim): digits, then at once an optional
+      // b, k, kb, m, mb, g, gb, t, tb, p or pb in any case. No space, fraction or Kubernetes "Gi".
+      return /^\d+(b|[kmgtp]b?)?$/i.test(s);
     case 'duration':
       return /^\d+\s*(us|ms|s|m|min|h|d)?$/i.test(s);
   }
@@ -192,7 +202,7 @@ function confTypeOk(type: ConfType, v: string | number | boolean): boolean {
 const CONF_HELP: Record<ConfType, string> = {
   int: 'a whole number',
   boolean: 'true or false',
-  size: 'a size as Spark writes it: 512m, 2g (b, k, m, g, t)',
+  size: 'a size as Spark writes it, digits then a unit with no space: 512m, 2g (b, k, m, g, t, p; kb, mb, … too)',
   duration: 'a duration as Spark writes it: 120s, 5min, 1h',
 };
 
@@ -319,6 +329,11 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
   // Conf: Spark keys only, none of ferry's, none twice, common ones of the right type.
   for (const [key, value] of Object.entries(c.conf)) {
     const where = `conf.${key}`;
+    // spark-submit splits --conf K=V at the first =, so "spark.master=local" would set spark.master
+    // past the checks below; white space in a key is never a Spark setting either.
+    if (/[=\s]/.test(key)) {
+      throw problem('SPARK_CONF_INVALID', where, `conf key ${JSON.stringify(key)} has ${key.includes('=') ? 'an =' : 'white space'} in it, which spark-submit would read as another key`, 'write the Spark key alone as the conf key and its value as the value: {spark.sql.shuffle.partitions: 64}');
+    }
     if (!key.startsWith('spark.')) {
       throw problem('SPARK_CONF_INVALID', where, `conf key ${key} does not start with spark. (spark-submit ignores such keys with a warning)`, 'write the full Spark key, e.g. spark.sql.shuffle.partitions; Hadoop settings are spark.hadoop.*');
     }
@@ -371,15 +386,27 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
     notes.push('executor settings do not apply to a local master: the whole application runs in the spark-submit container (set driver.memory)');
   }
   if (input.job.command !== undefined) notes.push('job.command is not used: the Spark target runs spark-submit (the sparkSubmit key)');
-  if (input.job.timeout !== undefined) notes.push('job.timeout is not applied to Spark runs yet');
+  if (input.job.timeout !== undefined) {
+    notes.push(
+      `job.timeout ${input.job.timeout}: while ferry waits, a run still going then is stopped (${k8s ? 'the driver pod deleted' : 'the spark-submit container stopped'}) and ferry fails with RUN_TIMEOUT (exit 75); not applied after --async or a detached Ctrl-C`,
+    );
+  }
 
   const env: [string, string][] = [];
-  const jobEnv = Object.entries(input.job.env);
   // job.env reaches the driver and the executors: in client mode the driver is this container.
-  for (const [k, v] of jobEnv) {
-    if (k8s) argv.push('--conf', `spark.kubernetes.driverEnv.${k}=${v}`);
-    else env.push([k, v]);
-    if (mode !== 'local') argv.push('--conf', `spark.executorEnv.${k}=${v}`);
+  // Its values go in files deploy writes (see jobEnv), never on spark-submit's command line.
+  const envKeys = Object.keys(input.job.env);
+  const properties: SparkSubmit['jobEnv']['properties'] = [];
+  for (const k of envKeys) {
+    if (k8s) properties.push({ name: `spark.kubernetes.driverEnv.${k}`, env: k });
+    if (mode !== 'local') properties.push({ name: `spark.executorEnv.${k}`, env: k });
+  }
+  if (properties.length > 0) {
+    argv.push('--properties-file', PROPERTIES_IN_CONTAINER);
+    // Spark reads conf/spark-defaults.conf only when no --properties-file is given (Spark 4 has
+    // --load-spark-defaults for both, which Spark 3 refuses): say so, since the image's defaults
+    // then do not apply.
+    notes.push(`job.env (${envKeys.join(', ')}) reaches Spark through ${PROPERTIES_IN_CONTAINER}, a private file mounted read-only, so its values are on no command line; spark-submit then skips the image's conf/spark-defaults.conf (set those in conf:)`);
   }
 
   let kubernetes: SparkSubmit['kubernetes'];
@@ -450,6 +477,7 @@ export function buildSubmit(input: Input, sc: SubmitContext): SparkSubmit {
       labels: { 'dev.ferry.target': input.target, 'dev.ferry.run': sc.runId, 'dev.ferry.kind': 'spark-submit' },
     },
     ...(kubernetes === undefined ? {} : { kubernetes }),
+    jobEnv: { keys: envKeys, container: !k8s, properties },
     imageFiles,
     notes,
   };
