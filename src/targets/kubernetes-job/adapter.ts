@@ -16,7 +16,8 @@ import type { CancelOutcome, DeployInput, Handle, LogLine, LogOptions, Plan, Pla
 import { abortableSleep } from '../../infra/sleep.js';
 import type { RemoteAdapter, RemoteTargetConfig } from '../index.js';
 import { assertSameRun, createOrFollow } from './apply.js';
-import { loadCluster, type KubeApi, type KubeCluster, type KubeWhere, type WatchEvent } from './client.js';
+import { followObject } from './follow.js';
+import { loadCluster, type KubeApi, type KubeCluster, type KubeWhere } from './client.js';
 import { CONTAINER, defaultPullSecretName, jobManifest, MANAGED_BY, ManifestInputError, pullSecretManifest, type JobManifest, type Obj } from './manifest.js';
 import type { KubernetesJobTargetConfig } from './schema.js';
 import { byCreation, CONTROLLER_UID_LABEL, createFailureSelector, jobEnded, JOB_NAME_LABEL, podView, runStatusOf, withCreateFailure, type PodView } from './status.js';
@@ -288,9 +289,6 @@ const failedOf = (job: Obj): number => ((job['status'] ?? {}) as { failed?: numb
 
 const statusKey = (s: RunStatus): string => `${s.state}/${s.phase ?? ''}/${s.reason ?? ''}/${JSON.stringify(s.children ?? {})}`;
 
-/** Waits between watches that fail at once: 1 s, doubling to 30 s. */
-const WATCH_RETRY_FIRST_MS = 1000;
-const WATCH_RETRY_MAX_MS = 30_000;
 
 /** Pod checks while no pod runs: 2 s, doubling to 30 s. */
 const POD_CHECK_FIRST_MS = 2000;
@@ -413,9 +411,8 @@ export const kubernetesJobAdapter: RemoteAdapter = {
     assertSameRun(h, first, 'Job');
     // Shared with the watch callback and the pod checks, which change it between awaits.
     const uid = uidOf(first);
-    const w = { job: first, pods: await podsOf(api, ns, name, uid), last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0, podsAfterEnd: false, createEvents: [] as Obj[] };
+    const w = { job: first, pods: await podsOf(api, ns, name, uid), last: { state: 'pending' } as RunStatus, lastKey: '', podsAfterEnd: false, createEvents: [] as Obj[], seenFailed: failedOf(first), podCheck: undefined as Promise<void> | undefined };
     const indexed = (((first['spec'] ?? {}) as { completionMode?: string }).completionMode ?? '') === 'Indexed';
-    let failures = 0;
     const report = (): void => {
       const s = withCreateFailure(runStatusOf(w.job, w.pods), w.createEvents);
       w.last = s;
@@ -428,35 +425,54 @@ export const kubernetesJobAdapter: RemoteAdapter = {
       const s = (j['status'] ?? {}) as Record<string, unknown>;
       return JSON.stringify([s['active'], s['ready'], s['failed'], s['succeeded'], s['failedIndexes']]);
     };
-    while (!jobEnded(w.job) && cb.signal?.aborted !== true) {
-      const rv = ((w.job['metadata'] ?? {}) as { resourceVersion?: string }).resourceVersion ?? '0';
-      const stop = new AbortController();
-      const stopAll = cb.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, cb.signal]);
-      let seenFailed = failedOf(w.job);
-      let podCheck: Promise<void> | undefined;
-      const refreshPods = (): void => {
-        const ended = jobEnded(w.job);
-        podCheck ??= podsOf(api, ns, name, uid)
-          .then((p) => {
-            w.pods = p;
-            if (ended) w.podsAfterEnd = true;
-            report();
-          })
-          .catch((e: unknown) => {
-            ctx.reporter.debug(`listing pods: ${e instanceof Error ? e.message : String(e)}`);
-          })
-          .finally(() => {
-            podCheck = undefined;
-          });
-      };
+    /** One look at a time, at the pods or at the controller's Events, whose answer updates the status. */
+    const check = (what: string, look: () => Promise<void>): void => {
+      w.podCheck ??= look()
+        .then(report)
+        .catch((e: unknown) => {
+          ctx.reporter.debug(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+        })
+        .finally(() => {
+          w.podCheck = undefined;
+        });
+    };
+    const refreshPods = (): void => {
+      const ended = jobEnded(w.job);
+      check('listing pods', async () => {
+        w.pods = await podsOf(api, ns, name, uid);
+        if (ended) w.podsAfterEnd = true;
+      });
+    };
+    const end = await followObject({
+      kind: 'Job',
+      name,
+      first,
+      read: () => api.readJob(ns, name),
+      watch: (rv, onEvent, signal) => api.watchJob(ns, name, rv, onEvent, signal),
+      ended: jobEnded,
+      signal: cb.signal,
+      sleep,
+      debug: (l) => {
+        ctx.reporter.debug(l);
+      },
+      onObject: (job) => {
+        w.job = job;
+        const failed = failedOf(job);
+        // A failed attempt's reason and exit code come from its pods; the Job's own counts say the
+        // rest. An Indexed Job's children are counted by the Job itself, and listing all its pods
+        // on every failure would cost O(N²).
+        if ((failed !== w.seenFailed && !indexed) || jobEnded(job)) refreshPods();
+        w.seenFailed = failed;
+        report();
+      },
       // While the Job has pods that do not run yet, look at them now and then: the Job's own
       // status does not change when a pod is stuck pulling its image or unschedulable.
-      const pendingLoop = (async () => {
+      beside: async (signal) => {
         let delay = POD_CHECK_FIRST_MS;
         let before = counts(w.job);
-        while (!stopAll.aborted) {
-          await sleep(delay, stopAll).catch(() => undefined);
-          if (isAborted(stopAll)) break;
+        while (!signal.aborted) {
+          await sleep(delay, signal).catch(() => undefined);
+          if (isAborted(signal)) break;
           const s = (w.job['status'] ?? {}) as { active?: number; ready?: number };
           // Only a Job that has not moved since the last look can be stuck: a fan-out whose pods
           // keep starting and ending is progressing, and listing its pods would only cost.
@@ -465,88 +481,24 @@ export const kubernetesJobAdapter: RemoteAdapter = {
           // No pod at all after a while: the controller may be failing to create it (admission,
           // quota); only its Events say so.
           else if (runStatusOf(w.job).phase === 'Created' && now === before) {
-            podCheck ??= api
-              .listEvents(ns, createFailureSelector(name, uid))
-              .then((ev) => {
-                w.createEvents = ev;
-                report();
-              })
-              .catch((e: unknown) => {
-                ctx.reporter.debug(`listing events: ${e instanceof Error ? e.message : String(e)}`);
-              })
-              .finally(() => {
-                podCheck = undefined;
-              });
+            check('listing events', async () => {
+              w.createEvents = await api.listEvents(ns, createFailureSelector(name, uid));
+            });
           }
           before = now;
           delay = Math.min(POD_CHECK_MAX_MS, delay * 2);
         }
-      })();
-      const onEvent = (e: WatchEvent): void => {
-        if (e.type === 'ERROR') {
-          // 410 Gone: the resourceVersion is too old to resume from; read the Job again.
-          w.expired = true;
-          stop.abort();
-          return;
-        }
-        const meta = (e.object['metadata'] ?? {}) as { resourceVersion?: string };
-        if (e.type === 'BOOKMARK') {
-          if (meta.resourceVersion !== undefined) w.job = { ...w.job, metadata: { ...(w.job['metadata'] as Obj), resourceVersion: meta.resourceVersion } };
-          return;
-        }
-        w.events += 1;
-        if (e.type === 'DELETED') {
-          // The deleted object carries the Job's last status: a Job removed right after it ended
-          // (ttlSecondsAfterFinished: 0) ended; one removed while running was cancelled.
-          if (jobEnded(e.object)) w.job = e.object;
-          else w.gone = true;
-          stop.abort();
-          return;
-        }
-        w.job = e.object;
-        const failed = failedOf(w.job);
-        // A failed attempt's reason and exit code come from its pods; the Job's own counts say the
-        // rest. An Indexed Job's children are counted by the Job itself, and listing all its pods
-        // on every failure would cost O(N²).
-        if ((failed !== seenFailed && !indexed) || jobEnded(w.job)) refreshPods();
-        seenFailed = failed;
-        report();
-        if (jobEnded(w.job)) stop.abort();
-      };
-      const eventsBefore = w.events;
-      const startedAt = Date.now();
-      try {
-        await api.watchJob(ns, name, rv, onEvent, stopAll);
-      } finally {
-        stop.abort();
-        await pendingLoop;
-        await podCheck;
-      }
-      ctx.reporter.debug(`watch of Job ${name} ended after ${String(w.events - eventsBefore)} events${isAborted(cb.signal) ? ' (interrupted)' : ''}`);
-      // A watch that ends at once without an event is failing (5xx, 429, a dropped connection):
-      // wait before the next one, longer each time, and read the Job meanwhile so that its end is
-      // seen even while watches keep failing.
-      if (w.events === eventsBefore && Date.now() - startedAt < 5000 && !w.gone && !w.expired && !isAborted(cb.signal)) {
-        failures += 1;
-        await sleep(Math.min(WATCH_RETRY_MAX_MS, WATCH_RETRY_FIRST_MS * 2 ** (failures - 1)), cb.signal).catch(() => undefined);
-        w.expired = true;
-      } else failures = 0;
-      if (w.gone) {
-        const s: RunStatus = { state: 'cancelled', phase: 'Deleted', reason: `Job ${ns}/${name} was deleted` };
-        cb.onChange(s);
-        return s;
-      }
-      // A stream the server closed resumes from the last resourceVersion seen (w.job holds it);
-      // after a 410 Gone, from a fresh read, which also catches what the gap missed.
-      if (w.expired) {
-        w.expired = false;
-        const again = await api.readJob(ns, name);
-        if (again === undefined) throw jobNotFound(h);
-        w.job = again;
-        report();
-      }
+        await w.podCheck;
+      },
+    });
+    await w.podCheck;
+    if (end.how === 'vanished') throw jobNotFound(h);
+    if (end.how === 'deleted') {
+      const s: RunStatus = { state: 'cancelled', phase: 'Deleted', reason: `Job ${ns}/${name} was deleted` };
+      cb.onChange(s);
+      return s;
     }
-    if (cb.signal?.aborted === true && !jobEnded(w.job)) return w.last;
+    if (end.how === 'interrupted') return w.last;
     // The pods as they ended (exit codes, reasons), unless the watch's last event already listed them.
     if (!w.podsAfterEnd) w.pods = await podsOf(api, ns, name, uid);
     report();

@@ -15,7 +15,8 @@ import { abortableSleep } from '../../infra/sleep.js';
 import { LOG_RESUMES, newLogMark } from '../../core/log-resume.js';
 import { clusterOfHandle, readLog, withoutPunycodeWarning } from '../kubernetes-job/adapter.js';
 import { assertSameRun, createOrFollow } from '../kubernetes-job/apply.js';
-import { loadCluster, type KubeApi, type KubeCluster, type Obj, type WatchEvent } from '../kubernetes-job/client.js';
+import { followObject } from '../kubernetes-job/follow.js';
+import { loadCluster, type KubeApi, type KubeCluster, type Obj } from '../kubernetes-job/client.js';
 import { podRunStatus, type PodView } from './kube.js';
 import { SPARK_APPLICATION, sparkApplicationManifest, type SparkAppManifest } from './operator-manifest.js';
 import type { SparkTargetConfig } from './schema.js';
@@ -303,7 +304,7 @@ export async function operatorStatus(h: Handle, ctx: RunContext): Promise<RunSta
   return appRunStatus(app, pod);
 }
 
-/** Waits between watches that fail at once: 1 s, doubling to 30 s; driver pod checks: 2 s to 30 s. */
+/** Driver pod checks while the application waits: 2 s, doubling to 30 s. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
@@ -327,7 +328,7 @@ export async function operatorWait(h: Handle, cb: WaitCallbacks, ctx: RunContext
   }
   assertSameRun(h, first, KIND.kind);
   // Shared with the watch callback and the pod checks, which change it between awaits.
-  const w = { app: first, pod: undefined as PodView | undefined, last: { state: 'pending' } as RunStatus, lastKey: '', gone: false, expired: false, events: 0 };
+  const w = { app: first, pod: undefined as PodView | undefined, last: { state: 'pending' } as RunStatus, lastKey: '' };
   const report = (): void => {
     const s = appRunStatus(w.app, w.pod);
     w.last = s;
@@ -336,16 +337,28 @@ export async function operatorWait(h: Handle, cb: WaitCallbacks, ctx: RunContext
     w.lastKey = k;
   };
   report();
-  let failures = 0;
-  while (!appEnded(w.app) && !isAborted(cb.signal)) {
-    const rv = ((w.app['metadata'] ?? {}) as { resourceVersion?: string }).resourceVersion ?? '0';
-    const stop = new AbortController();
-    const stopAll = cb.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, cb.signal]);
-    const podLoop = (async () => {
+  const end = await followObject({
+    kind: KIND.kind,
+    name,
+    first,
+    read: () => api.readCustom(KIND, ns, name),
+    watch: (rv, onEvent, signal) => api.watchCustom(KIND, ns, name, rv, onEvent, signal),
+    ended: appEnded,
+    signal: cb.signal,
+    sleep: abortableSleep,
+    debug: (l) => {
+      ctx.reporter.debug(l);
+    },
+    onObject: (app) => {
+      w.app = app;
+      report();
+    },
+    // While the driver has not started, look at its pod now and then (2 s, doubling to 30 s).
+    beside: async (signal) => {
       let delay = 2 * RETRY_FIRST_MS;
-      while (!stopAll.aborted) {
-        await abortableSleep(delay, stopAll).catch(() => undefined);
-        if (isAborted(stopAll)) break;
+      while (!signal.aborted) {
+        await abortableSleep(delay, signal).catch(() => undefined);
+        if (isAborted(signal)) break;
         if (w.last.state === 'pending') {
           try {
             if (stateOf(w.app) !== '') w.pod = await driverPod(api, ns, w.app, name);
@@ -356,62 +369,14 @@ export async function operatorWait(h: Handle, cb: WaitCallbacks, ctx: RunContext
         }
         delay = Math.min(RETRY_MAX_MS, delay * 2);
       }
-    })();
-    const onEvent = (e: WatchEvent): void => {
-      if (e.type === 'ERROR') {
-        w.expired = true;
-        stop.abort();
-        return;
-      }
-      const meta = (e.object['metadata'] ?? {}) as { resourceVersion?: string };
-      if (e.type === 'BOOKMARK') {
-        if (meta.resourceVersion !== undefined) w.app = { ...w.app, metadata: { ...(w.app['metadata'] as Obj), resourceVersion: meta.resourceVersion } };
-        return;
-      }
-      w.events += 1;
-      if (e.type === 'DELETED') {
-        // The deleted object carries its last state: one deleted after it ended (its TTL) ended.
-        if (appEnded(e.object)) w.app = e.object;
-        else w.gone = true;
-        stop.abort();
-        return;
-      }
-      w.app = e.object;
-      report();
-      if (appEnded(w.app)) stop.abort();
-    };
-    const eventsBefore = w.events;
-    const startedAt = Date.now();
-    try {
-      await api.watchCustom(KIND, ns, name, rv, onEvent, stopAll);
-    } finally {
-      stop.abort();
-      await podLoop;
-    }
-    ctx.reporter.debug(`watch of SparkApplication ${name} ended after ${String(w.events - eventsBefore)} events${isAborted(cb.signal) ? ' (interrupted)' : ''}`);
-    if (w.gone) {
-      const s = gone(ns, name);
-      cb.onChange(s);
-      return s;
-    }
-    if (w.events === eventsBefore && Date.now() - startedAt < 5000 && !w.expired && !isAborted(cb.signal)) {
-      failures += 1;
-      await abortableSleep(Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1)), cb.signal).catch(() => undefined);
-      w.expired = true;
-    } else failures = 0;
-    if (w.expired) {
-      w.expired = false;
-      const again = await api.readCustom(KIND, ns, name);
-      if (again === undefined) {
-        const s = gone(ns, name);
-        cb.onChange(s);
-        return s;
-      }
-      w.app = again;
-      report();
-    }
+    },
+  });
+  if (end.how === 'deleted' || end.how === 'vanished') {
+    const s = gone(ns, name);
+    cb.onChange(s);
+    return s;
   }
-  if (isAborted(cb.signal) && !appEnded(w.app)) return w.last;
+  if (end.how === 'interrupted') return w.last;
   // The driver's exit code, from its pod as it ended.
   w.pod = await driverPod(api, ns, w.app, name);
   report();
