@@ -99,7 +99,7 @@ afterAll(async () => {
 
 describe('ferry deploy on kubernetes-job (fake API server, real client)', () => {
   it('creates one Job pinned by digest with a pull Secret, watches it once, streams its log and exits 0', async () => {
-    const dir = await project('    backoffLimit: 0\n    serviceAccountName: runner\n    nodeSelector: {pool: batch}\n    tolerations: [{key: dedicated, operator: Equal, value: batch, effect: NoSchedule}]\n    labels: {team: data}\n    ttlSecondsAfterFinished: 3600\n', 'job:\n  env: {STAGE: e2e}\n  resources: {cpu: 0.5, memory: 256Mi}\n  timeout: 10m\n');
+    const dir = await project('    backoffLimit: 0\n    podSecurityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}\n    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}\n    serviceAccountName: runner\n    nodeSelector: {pool: batch}\n    tolerations: [{key: dedicated, operator: Equal, value: batch, effect: NoSchedule}]\n    labels: {team: data}\n    ttlSecondsAfterFinished: 3600\n', 'job:\n  env: {STAGE: e2e}\n  resources: {cpu: 0.5, memory: 256Mi}\n  timeout: 10m\n');
     kube.controls.script(/^ferry-nightly-/, { logs: ['first line', 'last line'], exitCode: 0 });
     const from = kube.requests.length;
     const r = await run(['deploy', 'nightly', '--json'], dir);
@@ -124,6 +124,7 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
     const podSpec = (spec['template'] as Obj)['spec'] as Obj;
     expect(podSpec['restartPolicy']).toBe('Never');
     expect(podSpec['serviceAccountName']).toBe('runner');
+    expect(podSpec['securityContext']).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(podSpec['nodeSelector']).toEqual({ pool: 'batch' });
     expect(podSpec['tolerations']).toEqual([{ key: 'dedicated', operator: 'Equal', value: 'batch', effect: 'NoSchedule' }]);
     const pullName = `ferry-pull-${registry.host.replace(':', '-')}`;
@@ -132,6 +133,7 @@ describe('ferry deploy on kubernetes-job (fake API server, real client)', () => 
     expect(c['image']).toMatch(new RegExp(`^${registry.host}/team/k8s@sha256:[0-9a-f]{64}$`));
     expect(c['env']).toEqual([{ name: 'STAGE', value: 'e2e' }]);
     expect(c['resources']).toEqual({ requests: { cpu: '500m', memory: '256Mi' }, limits: { memory: '256Mi' } });
+    expect(c['securityContext']).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     // The pull Secret holds the registry credentials from the docker config, as dockerconfigjson.
     const secret = kube.controls.get('secrets', 'data', pullName) as { type?: string; data?: Record<string, string> } | undefined;
     expect(secret?.type).toBe('kubernetes.io/dockerconfigjson');
@@ -496,6 +498,17 @@ describe('kubernetes-job bad input: clear errors before anything is created', ()
       expect(r.stdout + r.stderr).not.toContain('s3cret-value');
     });
   }
+
+  it('a securityContext the Kubernetes schema refuses: K8S_MANIFEST_INVALID naming the field, nothing created', async () => {
+    const dir = await project('    securityContext: {runAsUser: root}\n');
+    const from = kube.requests.length;
+    const r = await run(['deploy', 'nightly', '--json'], dir);
+    const err = envelope<never>(r).error as (ErrorJson & { message: string }) | undefined;
+    expect(r.code, r.stderr).toBe(78);
+    expect(err?.code).toBe('K8S_MANIFEST_INVALID');
+    expect(err?.message).toContain('securityContext.runAsUser');
+    expect(writes(from)).toEqual([]);
+  });
 
   it('--render on a local target, and an unknown kubeconfig path, are refused', async () => {
     const dir = await project('    kubeconfig: nowhere/config\n');

@@ -112,6 +112,21 @@ describe('kubernetes-job manifest', () => {
     expect(schemaProblems(s)).toEqual([]);
   });
 
+  it('puts podSecurityContext on the pod and securityContext on the container; a wrong field is named by the schema check', () => {
+    const restricted = config({
+      podSecurityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+    });
+    const m = jobManifest(input({ config: restricted }));
+    expect(podSpec(m.job)['securityContext']).toEqual({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container(m.job)['securityContext']).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(schemaProblems(m.job)).toEqual([]);
+    // Part of what the Job runs: another securityContext is another Job name.
+    expect(m.name).not.toBe(jobManifest(input()).name);
+    const wrong = jobManifest(input({ config: config({ securityContext: { runAsUser: 'root' } }) }));
+    expect(schemaProblems(wrong.job).join()).toContain('spec.template.spec.containers[0].securityContext.runAsUser');
+  });
+
   it('the schema check names the field that is wrong', () => {
     const m = jobManifest(input());
     (container(m.job) as Record<string, unknown>)['image'] = 42;

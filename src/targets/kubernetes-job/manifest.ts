@@ -224,11 +224,13 @@ export function jobManifest(input: JobManifestInput, deployId?: string): JobMani
     ...(env.length > 0 ? { env } : {}),
     ...(envFrom.length > 0 ? { envFrom } : {}),
     ...(res !== undefined ? { resources: res } : {}),
+    ...(config.securityContext !== undefined ? { securityContext: config.securityContext } : {}),
   };
   const labels: Record<string, string> = { ...config.labels, [MANAGED_BY]: 'ferry', [TARGET_LABEL]: input.target.slice(0, 63).replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '') };
   const podSpec: Obj = {
     restartPolicy: 'Never',
     ...(config.serviceAccountName !== undefined ? { serviceAccountName: config.serviceAccountName } : {}),
+    ...(config.podSecurityContext !== undefined ? { securityContext: config.podSecurityContext } : {}),
     ...(config.nodeSelector !== undefined ? { nodeSelector: config.nodeSelector } : {}),
     ...(config.tolerations !== undefined ? { tolerations: config.tolerations } : {}),
     ...(input.pullSecret !== undefined ? { imagePullSecrets: [{ name: input.pullSecret }] } : {}),

@@ -95,6 +95,14 @@ export const kubernetesJobTargetSchema = z
       .strictObject({ requests: resourceMap.optional(), limits: resourceMap.optional() })
       .optional()
       .describe('The container\'s requests and limits as Kubernetes quantities. Default: from job.resources (cpu and memory requested; memory also the limit; gpu as nvidia.com/gpu).'),
+    podSecurityContext: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("The pod's securityContext, as in a pod spec (runAsNonRoot, runAsUser, fsGroup, seccompProfile, …); checked against the Kubernetes schema before anything is created."),
+    securityContext: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("The container's securityContext, as in a pod spec (allowPrivilegeEscalation, capabilities, readOnlyRootFilesystem, …). A namespace that enforces PodSecurity \"restricted\" needs e.g. {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}} with podSecurityContext {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}."),
     imagePullSecret: z
       .union([z.literal(false), dnsSubdomain])
       .optional()
