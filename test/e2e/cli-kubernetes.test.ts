@@ -507,6 +507,8 @@ describe('kubernetes-job bad input: clear errors before anything is created', ()
     expect(r.code, r.stderr).toBe(78);
     expect(err?.code).toBe('K8S_MANIFEST_INVALID');
     expect(err?.message).toContain('securityContext.runAsUser');
+    // At the key it came from, with its ferry.yaml line.
+    expect(err?.where).toMatch(/ferry\.yaml:\d+:\d+ \(targets\.nightly\.securityContext\)$/);
     expect(writes(from)).toEqual([]);
   });
 

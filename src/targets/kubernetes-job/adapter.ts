@@ -95,12 +95,28 @@ async function validate(manifests: Obj[], input: Input): Promise<void> {
     const problems = schemaProblems(m);
     if (problems.length === 0) continue;
     const meta = (m['metadata'] ?? {}) as { name?: string };
+    // The ferry.yaml key the first wrong field came from, where one key maps to it.
+    const key = keyOfField(problems[0] ?? '');
+    const keyPath = key === undefined ? ['targets', input.target] : ['targets', input.target, key];
     throw configError('K8S_MANIFEST_INVALID', `the ${String(m['kind'])} ${meta.name ?? ''} ferry made for target ${input.target} does not pass the Kubernetes schema: ${problems.slice(0, 5).join('; ')}`, {
-      where: `${input.file} (targets.${input.target})`,
+      where: `${input.locate?.(keyPath) ?? input.file} (${keyPath.join('.')})`,
       details: { problems },
       suggestions: ['fix the value named in ferry.yaml; `ferry plan` prints the manifest'],
     });
   }
+}
+
+/** The target key a Job field comes from verbatim (the values ferry.yaml gives as they are). */
+const FIELD_KEYS: [RegExp, string][] = [
+  [/^spec\.template\.spec\.containers\[0\]\.securityContext\b/, 'securityContext'],
+  [/^spec\.template\.spec\.securityContext\b/, 'podSecurityContext'],
+  [/^spec\.template\.spec\.tolerations\b/, 'tolerations'],
+  [/^spec\.template\.spec\.nodeSelector\b/, 'nodeSelector'],
+  [/^spec\.template\.spec\.containers\[0\]\.resources\b/, 'resources'],
+];
+
+function keyOfField(problem: string): string | undefined {
+  return FIELD_KEYS.find(([re]) => re.test(problem))?.[1];
 }
 
 /**
