@@ -60,7 +60,7 @@ beforeAll(async () => {
   kube = await startFakeKube({ namespaces: ['default', 'spark-jobs'] });
   project = path.join(work, 'project');
   await mkdir(path.join(project, 'jobs'), { recursive: true });
-  await cp(path.resolve(import.meta.dirname, '..', 'fixtures', 'spark', 'wordcount.py'), path.join(project, 'jobs', 'wordcount.py'));
+  await cp(path.resolve(import.meta.dirname, '..', '..', 'examples', 'spark-wordcount', 'jobs', 'wordcount.py'), path.join(project, 'jobs', 'wordcount.py'));
   await writeFile(path.join(project, 'Dockerfile'), `FROM ${base.ref}\nCOPY jobs/ /app/\n`);
   await writeFile(path.join(project, 'driver-template.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  labels:\n    from-template: "yes"\nspec:\n  nodeSelector:\n    pool: spark\n');
   await writeFile(

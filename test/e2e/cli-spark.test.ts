@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../src/infra/process.js';
 import { envelope, ferry, ferryThenInterrupt, type CliResult } from '../helpers/cli.js';
@@ -20,6 +21,7 @@ import { insecureRegistriesConf, sparkTestImage, type SparkBaseImage } from '../
  * executor (the master lists the application as FINISHED).
  */
 const FIXTURES = path.resolve(import.meta.dirname, '..', 'fixtures', 'spark');
+const EXAMPLE = path.resolve(import.meta.dirname, '..', '..', 'examples', 'spark-wordcount');
 const JVM_OPTS = '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC';
 
 let spark: SparkCluster | undefined;
@@ -96,7 +98,8 @@ beforeAll(async () => {
 
   project = path.join(work, 'project');
   await mkdir(path.join(project, 'jobs'), { recursive: true });
-  for (const f of ['wordcount.py', 'exit.py', 'sleep.py']) await cp(path.join(FIXTURES, f), path.join(project, 'jobs', f));
+  for (const f of ['exit.py', 'sleep.py']) await cp(path.join(FIXTURES, f), path.join(project, 'jobs', f));
+  await cp(path.join(EXAMPLE, 'jobs', 'wordcount.py'), path.join(project, 'jobs', 'wordcount.py'));
   await writeFile(path.join(project, 'Dockerfile'), `FROM ${base.ref}\nCOPY jobs/ /app/\n`);
   await mkdir(path.join(work, 'data'));
   await writeFile(path.join(work, 'data', 'words.txt'), 'a b a\nc a b\n');
@@ -294,6 +297,24 @@ describe('ferry deploy to a standalone Spark master', () => {
     const r = await run(['deploy', 'local-mode', '--', '4']);
     expect(r.code, explain(r)).toBe(4);
     expect(r.stdout).toMatch(/^CONNECTED local-/m);
+  });
+
+  it('the spark-wordcount example as written: its local target counts the words of the file in its image', async () => {
+    if (base === undefined) throw new Error('not set up');
+    const dir = path.join(work, 'example');
+    await cp(EXAMPLE, dir, { recursive: true });
+    const file = path.join(dir, 'ferry.yaml');
+    // Only the registry differs: this run's test registry instead of 127.0.0.1:5000; and the Spark
+    // base image is the test's (the same Spark and Python, made without the internet).
+    await writeFile(file, (await readFile(file, 'utf8')).replaceAll('127.0.0.1:5000', base.registry.host));
+    const r = await ferry(['deploy', 'local', '--config', file, '--build-arg', `SPARK_IMAGE=${base.ref}`], { cwd: dir, env: env(), timeoutMs: 240_000 });
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout.split('\n')).toContain('RESULT a=3 b=2 c=1');
+    // Its operator target, written for GitOps with no cluster: the same job and argument.
+    const p = await ferry(['plan', 'operator', '--config', file, '--build-arg', `SPARK_IMAGE=${base.ref}`, '--render', '-'], { cwd: dir, env: env({ KUBECONFIG: path.join(work, 'no-kubeconfig') }), timeoutMs: 240_000 });
+    expect(p.code, explain(p)).toBe(0);
+    const app = parse(p.stdout) as { kind?: string; spec?: { mainApplicationFile?: string; arguments?: string[]; sparkVersion?: string } };
+    expect(app).toMatchObject({ kind: 'SparkApplication', spec: { mainApplicationFile: 'local:///app/wordcount.py', arguments: ['/data/words.txt'], sparkVersion: '3.5.3' } });
   });
 
   it('through a Docker Engine API (podman system service): deploy --async, then status and logs by the container', async () => {

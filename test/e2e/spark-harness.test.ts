@@ -13,6 +13,8 @@ import { startSpark, type SparkCluster } from '../helpers/spark.js';
  * REST server is up but refuses Python in cluster mode; and stop() leaves no process behind.
  */
 const FIXTURES = path.resolve(import.meta.dirname, '..', 'fixtures', 'spark');
+/** The word count is the example's own (examples/spark-wordcount). */
+const EXAMPLE_JOBS = path.resolve(import.meta.dirname, '..', '..', 'examples', 'spark-wordcount', 'jobs');
 
 let spark: SparkCluster;
 /** Set only once startSpark() succeeded, for afterAll. */
@@ -50,7 +52,7 @@ describe('Spark standalone harness', () => {
   it('runs a PySpark job in client mode: its result on stdout and exit 0', async () => {
     const input = path.join(work, 'words.txt');
     await writeFile(input, 'a b a\nc a b\n');
-    const r = await submit(['--master', spark.masterUrl, path.join(FIXTURES, 'wordcount.py'), input]);
+    const r = await submit(['--master', spark.masterUrl, path.join(EXAMPLE_JOBS, 'wordcount.py'), input]);
     expect(r.code, explain(r)).toBe(0);
     expect(r.stdout.split('\n')).toContain('RESULT a=3 b=2 c=1');
     // The words were counted on the worker's executor, not in a local-mode driver.
