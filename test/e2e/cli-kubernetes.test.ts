@@ -5,6 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, ferry, ferryThenInterrupt, REPO_ROOT, type CliResult } from '../helpers/cli.js';
 import { startFakeKube, type FakeKube, type RecordedRequest } from '../helpers/fake-kube/index.js';
+import { createsSince, kubeCliEnv, lastCreated, requestsSince, watchesSince, writesSince } from '../helpers/kube-cli.js';
 import { makeBaseImage, type BaseImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -38,15 +39,7 @@ interface ErrorJson {
 }
 type Obj = Record<string, unknown>;
 
-const env = (state: string): Record<string, string | undefined> => ({
-  FERRY_CACHE_DIR: path.join(work, 'cache'),
-  FERRY_STATE_DIR: state,
-  DOCKER_CONFIG: path.join(work, 'docker-config'),
-  REGISTRY_AUTH_FILE: path.join(work, 'no-auth.json'),
-  XDG_CONFIG_HOME: path.join(work, 'xdg'),
-  KUBECONFIG: kube.kubeconfigPath,
-  HOME: work,
-});
+const env = (state: string): Record<string, string | undefined> => kubeCliEnv(work, state, kube.kubeconfigPath);
 
 let seq = 0;
 /** A project whose image is a FROM scratch COPY (built natively: no engine needed). */
@@ -65,16 +58,11 @@ async function project(target: string, job = 'job:\n  env: {STAGE: e2e}\n'): Pro
 const run = (args: string[], cwd: string, state = path.join(work, 'state'), extra: Record<string, string | undefined> = {}): Promise<CliResult> =>
   ferry(args, { cwd, env: { ...env(state), ...extra }, timeoutMs: 120_000 });
 
-const since = (from: number): RecordedRequest[] => kube.requests.slice(from);
-const writes = (from: number): RecordedRequest[] => since(from).filter((r) => r.method !== 'GET');
-const jobPosts = (from: number): RecordedRequest[] => since(from).filter((r) => r.method === 'POST' && r.path.endsWith('/jobs'));
-const watches = (from: number): RecordedRequest[] => since(from).filter((r) => r.query['watch'] === 'true');
-
-function postedJob(from: number): Obj {
-  const p = jobPosts(from).at(-1);
-  if (p === undefined) throw new Error('no Job was created');
-  return p.body as Obj;
-}
+const since = (from: number): RecordedRequest[] => requestsSince(kube, from);
+const writes = (from: number): RecordedRequest[] => writesSince(kube, from);
+const jobPosts = (from: number): RecordedRequest[] => createsSince(kube, from, 'jobs');
+const watches = (from: number): RecordedRequest[] => watchesSince(kube, from);
+const postedJob = (from: number): Obj => lastCreated(kube, from, 'jobs');
 const containerOf = (job: Obj): Obj => ((((job['spec'] as Obj)['template'] as Obj)['spec'] as Obj)['containers'] as Obj[])[0] ?? {};
 
 beforeAll(async () => {

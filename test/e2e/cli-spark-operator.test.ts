@@ -5,6 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, ferry, ferryThenInterrupt, type CliResult } from '../helpers/cli.js';
 import { startFakeKube, type FakeKube, type RecordedRequest } from '../helpers/fake-kube/index.js';
+import { createsSince, kubeCliEnv, lastCreated, requestsSince, watchesSince, writesSince } from '../helpers/kube-cli.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 /**
@@ -44,16 +45,7 @@ type Obj = Record<string, unknown>;
 /** No podman, buildah or docker on PATH: the operator path must not need one (the build is native). */
 const NO_ENGINE_PATH = path.dirname(process.execPath);
 
-const env = (state: string, kubeconfig = kube.kubeconfigPath): Record<string, string | undefined> => ({
-  FERRY_CACHE_DIR: path.join(work, 'cache'),
-  FERRY_STATE_DIR: state,
-  DOCKER_CONFIG: path.join(work, 'docker-config'),
-  REGISTRY_AUTH_FILE: path.join(work, 'no-auth.json'),
-  XDG_CONFIG_HOME: path.join(work, 'xdg'),
-  KUBECONFIG: kubeconfig,
-  HOME: work,
-  PATH: NO_ENGINE_PATH,
-});
+const env = (state: string, kubeconfig = kube.kubeconfigPath): Record<string, string | undefined> => ({ ...kubeCliEnv(work, state, kubeconfig), PATH: NO_ENGINE_PATH });
 
 let seq = 0;
 /** A project whose image is a FROM scratch COPY of a PySpark job (built natively). */
@@ -72,16 +64,11 @@ async function project(target: string, job = 'job:\n  env: {STAGE: e2e}\n  args:
 const run = (args: string[], cwd: string, state = path.join(work, 'state'), extra: Record<string, string | undefined> = {}): Promise<CliResult> =>
   ferry(args, { cwd, env: { ...env(state), ...extra }, timeoutMs: 120_000 });
 
-const since = (from: number): RecordedRequest[] => kube.requests.slice(from);
-const writes = (from: number): RecordedRequest[] => since(from).filter((r) => r.method !== 'GET');
-const appPosts = (from: number): RecordedRequest[] => since(from).filter((r) => r.method === 'POST' && r.path.endsWith('/sparkapplications'));
-const watches = (from: number): RecordedRequest[] => since(from).filter((r) => r.query['watch'] === 'true');
-
-function postedApp(from: number): Obj {
-  const p = appPosts(from).at(-1);
-  if (p === undefined) throw new Error('no SparkApplication was created');
-  return p.body as Obj;
-}
+const since = (from: number): RecordedRequest[] => requestsSince(kube, from);
+const writes = (from: number): RecordedRequest[] => writesSince(kube, from);
+const appPosts = (from: number): RecordedRequest[] => createsSince(kube, from, 'sparkapplications');
+const watches = (from: number): RecordedRequest[] => watchesSince(kube, from);
+const postedApp = (from: number): Obj => lastCreated(kube, from, 'sparkapplications');
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-spark-op-'));
